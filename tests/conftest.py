@@ -1,0 +1,54 @@
+"""Shared fixtures. Infrastructure fixtures live in tests/fixtures/ and are factories.
+
+chDB allows one path per process, so a test run opens one embedded path and gives every test
+its own database in it (the clickhouse-connect test suite does the same on a server).
+`USAGEFLOW_TEST_CLICKHOUSE_URL` points the same tests at a ClickHouse server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from usageflow.warehouse import Warehouse, open_warehouse
+from usageflow.warehouse.migrate import migrate
+
+pytest_plugins = ["tests.fixtures.broker"]
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    server = os.environ.get("USAGEFLOW_TEST_CLICKHOUSE_URL")
+    if server:
+        return server
+    path: Path = tmp_path_factory.mktemp("chdb")
+    return f"chdb:{path}"
+
+
+@pytest.fixture
+def warehouse_factory(warehouse_url: str) -> Iterator[Callable[..., Warehouse]]:
+    """Make warehouses, each in a fresh database that is dropped afterwards."""
+    made: list[Warehouse] = []
+
+    def make(migrated: bool = True) -> Warehouse:
+        database = f"test_{uuid.uuid4().hex[:12]}"
+        wh = open_warehouse(warehouse_url, database=database)
+        if migrated:
+            migrate(wh)
+        made.append(wh)
+        return wh
+
+    yield make
+    for wh in made:
+        wh.command(f"DROP DATABASE IF EXISTS `{wh.database}`")
+        wh.close()
+
+
+@pytest.fixture
+def warehouse(warehouse_factory: Callable[..., Warehouse]) -> Warehouse:
+    """A migrated warehouse in its own database."""
+    return warehouse_factory()

@@ -1,0 +1,115 @@
+"""Settings: one pydantic-settings class per section, read from the environment and `.env`.
+
+Every variable of the CLI contract (`USAGEFLOW_*`) lives here; flags override them by
+building the settings with explicit values.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_COMMON = {"env_file": ".env", "extra": "ignore", "env_file_encoding": "utf-8"}
+
+
+class PathSettings(BaseSettings):
+    """Local state: stream tables, the local broker's data and logs."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_", **_COMMON)  # type: ignore[typeddict-item]
+
+    data_dir: Path = Path(".usageflow")
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "usageflow",
+        description="Downloaded broker jars live here, outside any checkout.",
+    )
+    price_book: Path | None = None
+
+
+class KafkaSettings(BaseSettings):
+    """Kafka connection, including pass-through security options."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_KAFKA_", **_COMMON)  # type: ignore[typeddict-item]
+
+    bootstrap: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    sasl_mechanism: str | None = None  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    def confluent_config(self) -> dict[str, str]:
+        """librdkafka settings for confluent-kafka clients."""
+        conf: dict[str, str] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = str(self.ssl_cafile)
+        if self.ssl_certfile:
+            conf["ssl.certificate.location"] = str(self.ssl_certfile)
+        if self.ssl_keyfile:
+            conf["ssl.key.location"] = str(self.ssl_keyfile)
+        return conf
+
+
+class TopicSettings(BaseSettings):
+    """Topic names; the prefix also namespaces the consumer group."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_", **_COMMON)  # type: ignore[typeddict-item]
+
+    topic_prefix: str = ""
+    partitions: int = 4
+
+    def name(self, base: str) -> str:
+        return f"{self.topic_prefix}{base}"
+
+    @cached_property
+    def events(self) -> str:
+        return self.name("usage.events")
+
+    @cached_property
+    def accounts(self) -> str:
+        return self.name("usage.accounts")
+
+    @cached_property
+    def alerts(self) -> str:
+        return self.name("usage.alerts")
+
+    @cached_property
+    def dlq(self) -> str:
+        return self.name("usage.dlq")
+
+    @cached_property
+    def group(self) -> str:
+        return self.name("usageflow")
+
+
+class WarehouseSettings(BaseSettings):
+    """Where rated usage goes: `chdb:PATH` (embedded) or `clickhouse://user:pass@host:8123/db`."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_", **_COMMON)  # type: ignore[typeddict-item]
+
+    warehouse: SecretStr = SecretStr("chdb:./.usageflow/warehouse")
+
+
+class StreamSettings(BaseSettings):
+    """Worker tuning: sink batching, lateness, the HTTP endpoint."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_STREAM_", **_COMMON)  # type: ignore[typeddict-item]
+
+    flush_max_rows: int = 20_000
+    flush_interval_s: float = 1.0
+    allowed_lateness_hours: float = 48.0
+    http_host: str = "127.0.0.1"
+    http_port: int = 6066

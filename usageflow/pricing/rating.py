@@ -1,0 +1,88 @@
+"""Rating one event (pricing.md §2): list cost with region and off-peak multipliers, unrounded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from schemas import Account, UsageEvent
+from usageflow.errors import ValidationFailure
+from usageflow.pricing.price_book import PriceBook
+
+_THOUSAND = Decimal(1000)
+_ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class RatedEvent:
+    """An event with its price: what the stream writes to the warehouse."""
+
+    event: UsageEvent
+    input_per_1k: Decimal
+    output_per_1k: Decimal
+    region_multiplier: Decimal
+    off_peak_multiplier: Decimal
+    list_cost: Decimal
+    billing_tz: str
+    billing_month: str
+    billing_date: date
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def billing_timezone(account: Account | None, book: PriceBook) -> str:
+    return (account.timezone if account and account.timezone else None) or book.billing_timezone
+
+
+def is_off_peak(local_time: datetime, book: PriceBook) -> bool:
+    start, end = book.off_peak.start_hour, book.off_peak.end_hour
+    return start <= local_time.hour < end
+
+
+def list_cost(
+    input_tokens: int,
+    output_tokens: int,
+    input_per_1k: Decimal,
+    output_per_1k: Decimal,
+    region_multiplier: Decimal,
+    off_peak_multiplier: Decimal,
+) -> Decimal:
+    """The formula of §2, exactly (Decimal context precision is ample for these magnitudes)."""
+    base = input_tokens * input_per_1k / _THOUSAND + output_tokens * output_per_1k / _THOUSAND
+    return base * region_multiplier * off_peak_multiplier
+
+
+def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> RatedEvent:
+    """Price one event; raises ValidationFailure(unknown_model|unknown_region) if unpriceable."""
+    if event.model not in book.models:
+        raise ValidationFailure("unknown_model", f"model {event.model!r} is not in the price book")
+    if event.region and event.region not in book.regions:
+        raise ValidationFailure(
+            "unknown_region", f"region {event.region!r} is not in the price book"
+        )
+    tz_name = billing_timezone(account, book)
+    local = event.ts.astimezone(zone(tz_name))
+    in_price = book.input_per_1k(event.model)
+    out_price = book.output_per_1k(event.model)
+    region_mult = book.region_multiplier(event.region)
+    off_peak_mult = book.off_peak.multiplier if is_off_peak(local, book) else _ONE
+    cost = list_cost(
+        event.input_tokens, event.output_tokens, in_price, out_price, region_mult, off_peak_mult
+    )
+    return RatedEvent(
+        event=event,
+        input_per_1k=in_price,
+        output_per_1k=out_price,
+        region_multiplier=region_mult,
+        off_peak_multiplier=off_peak_mult,
+        list_cost=cost,
+        billing_tz=tz_name,
+        billing_month=f"{local.year:04d}-{local.month:02d}",
+        billing_date=local.date(),
+    )

@@ -1,0 +1,179 @@
+"""One client for both backends: clickhouse-connect drives chDB in-process and servers over HTTP.
+
+chDB allows one process per path: a second process gets `WarehouseLockedError` with a clear
+message naming the lock holder, never a half-open client.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from usageflow.errors import ConfigError, WarehouseError, WarehouseLockedError
+
+_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+DEFAULT_DATABASE = "usageflow"
+
+
+@dataclass(frozen=True)
+class WarehouseTarget:
+    """A parsed `USAGEFLOW_WAREHOUSE` value."""
+
+    kind: str  # "chdb" | "clickhouse"
+    path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8123
+    username: str = "default"
+    password: str = ""
+    database: str = DEFAULT_DATABASE
+    secure: bool = False
+
+    def describe(self) -> str:
+        """Human form without secrets."""
+        if self.kind == "chdb":
+            return f"chdb:{self.path}"
+        return f"clickhouse://{self.username}@{self.host}:{self.port}/{self.database}"
+
+
+def parse_warehouse_url(url: str) -> WarehouseTarget:
+    """Parse `chdb:PATH`, `chdb:///abs/path` or `clickhouse[s]://user:pass@host:port/db`."""
+    if url.startswith("chdb:"):
+        rest = url[len("chdb:") :]
+        if rest.startswith("//"):
+            rest = rest[2:]
+        if not rest:
+            raise ConfigError("USAGEFLOW_WAREHOUSE=chdb: needs a path, e.g. chdb:./.usageflow/warehouse")
+        return WarehouseTarget(kind="chdb", path=Path(rest).expanduser().resolve())
+    parsed = urlparse(url)
+    if parsed.scheme not in ("clickhouse", "clickhouses", "http", "https"):
+        raise ConfigError(
+            "USAGEFLOW_WAREHOUSE must look like chdb:PATH or clickhouse://user:pass@host:8123/db"
+        )
+    database = parsed.path.strip("/") or DEFAULT_DATABASE
+    if not _DB_NAME.match(database):
+        raise ConfigError(f"warehouse database name {database!r} is not a plain identifier")
+    secure = parsed.scheme in ("clickhouses", "https")
+    return WarehouseTarget(
+        kind="clickhouse",
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or (8443 if secure else 8123),
+        username=unquote(parsed.username or "default"),
+        password=unquote(parsed.password or ""),
+        database=database,
+        secure=secure,
+    )
+
+
+class Warehouse:
+    """DDL, batched inserts and parameterised queries against one database."""
+
+    def __init__(self, client: Any, target: WarehouseTarget, database: str) -> None:
+        self._client = client
+        self.target = target
+        self.database = database
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """Run DDL or any statement without a result set."""
+        try:
+            return self._client.command(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise WarehouseError(_one_line(exc)) from exc
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts. Use `{name:Type}` server-side parameters for every outside value."""
+        try:
+            result = self._client.query(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise WarehouseError(_one_line(exc)) from exc
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def query_rows(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> tuple[Sequence[str], list[tuple[Any, ...]]]:
+        try:
+            result = self._client.query(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise WarehouseError(_one_line(exc)) from exc
+        return result.column_names, [tuple(r) for r in result.result_rows]
+
+    def insert_arrow(self, table: str, arrow_table: Any) -> None:
+        """Columnar insert: the fast path for the sink (batch >= 10k rows where possible)."""
+        try:
+            self._client.insert_arrow(table, arrow_table, database=self.database)
+        except ClickHouseError as exc:
+            raise WarehouseError(_one_line(exc)) from exc
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        try:
+            self._client.insert(table, rows, column_names=list(columns), database=self.database)
+        except ClickHouseError as exc:
+            raise WarehouseError(_one_line(exc)) from exc
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # noqa: S110 - closing is best effort
+            pass
+
+
+def open_warehouse(url: str, database: str | None = None) -> Warehouse:
+    """Open the warehouse named by `url`, creating its database when missing."""
+    target = parse_warehouse_url(url)
+    database = database or target.database
+    if not _DB_NAME.match(database):
+        raise ConfigError(f"warehouse database name {database!r} is not a plain identifier")
+    try:
+        if target.kind == "chdb":
+            assert target.path is not None
+            target.path.mkdir(parents=True, exist_ok=True)
+            bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))
+        else:
+            bootstrap = clickhouse_connect.get_client(
+                host=target.host,
+                port=target.port,
+                username=target.username,
+                password=target.password,
+                secure=target.secure,
+            )
+        bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        if target.kind == "chdb":
+            client = clickhouse_connect.get_client(
+                interface="chdb", path=str(target.path), database=database
+            )
+        else:
+            client = clickhouse_connect.get_client(
+                host=target.host,
+                port=target.port,
+                username=target.username,
+                password=target.password,
+                secure=target.secure,
+                database=database,
+            )
+    except Exception as exc:
+        message = _one_line(exc)
+        if "Cannot lock file" in message or "already running" in message:
+            raise WarehouseLockedError(
+                f"warehouse {target.describe()} is in use by another process (chDB allows one "
+                "process per path): stop `usageflow worker`/`usageflow up` first, or point "
+                "USAGEFLOW_WAREHOUSE at a ClickHouse server"
+            ) from exc
+        raise WarehouseError(f"cannot open warehouse {target.describe()}: {message}") from exc
+    return Warehouse(client, target, database)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return first[:500]
