@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
@@ -15,9 +15,17 @@ Identifier = Annotated[
 
 def _require_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T10:00:00+08:00")
+        raise ValueError(
+            "timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T10:00:00+08:00"
+        )
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
+def _require_text(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("timestamp must be an RFC 3339 string, e.g. 2026-11-28T10:00:00+08:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_require_text), AfterValidator(_require_offset)]
 TokenCount = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]

@@ -17,7 +17,7 @@ import pytest
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 
-pytest_plugins = ["tests.fixtures.broker"]
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.cli"]
 
 
 @pytest.fixture(scope="session")

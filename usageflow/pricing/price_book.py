@@ -18,6 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from usageflow.errors import PriceBookError
 
 BASE_PER_1K = Decimal("0.006")
+MAX_COST_SCALE = 12
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 class ModelPrice(BaseModel):
@@ -154,11 +160,33 @@ class PriceBook(BaseModel):
             raise ValueError("tiers must start at 0 and have strictly increasing starts")
         if "payg" in self.plans:
             raise ValueError("'payg' is not a plan name: it means no plan")
+        self._check_precision()
         return self
+
+    def _check_precision(self) -> None:
+        """A list cost must fit Decimal(38, 12) unrounded: price scale + 3 (per 1,000 tokens) +
+        region scale + off-peak scale <= 12."""
+        prices = [self.input_per_1k(m) for m in self.models] + [self.output_per_1k(m) for m in self.models]
+        regions = [*self.regions.values(), self.default_region_multiplier]
+        digits = (
+            max(_scale(p) for p in prices)
+            + 3
+            + max(_scale(r) for r in regions)
+            + max(_scale(self.off_peak.multiplier), 0)
+        )
+        if digits > MAX_COST_SCALE:
+            raise ValueError(
+                f"prices and multipliers need {digits} decimal places for an exact list cost; "
+                f"at most {MAX_COST_SCALE} fit the warehouse's Decimal(38, 12)"
+            )
 
     def input_per_1k(self, model: str) -> Decimal:
         price = self.models[model]
-        return price.input_per_1k if price.input_per_1k is not None else self.base_per_1k * price.multiplier
+        return (
+            price.input_per_1k
+            if price.input_per_1k is not None
+            else self.base_per_1k * price.multiplier
+        )
 
     def output_per_1k(self, model: str) -> Decimal:
         price = self.models[model]
@@ -183,7 +211,8 @@ def load_price_book(path: Path | None) -> PriceBook:
     try:
         data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise PriceBookError(f"price book {path} is not valid YAML/JSON: {exc}") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PriceBookError(f"price book {path} is not valid YAML/JSON: {first_line}") from exc
     try:
         return PriceBook.model_validate(data or {})
     except ValidationError as exc:

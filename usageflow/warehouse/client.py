@@ -6,6 +6,7 @@ message naming the lock holder, never a half-open client.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ def parse_warehouse_url(url: str) -> WarehouseTarget:
         if rest.startswith("//"):
             rest = rest[2:]
         if not rest:
-            raise ConfigError("USAGEFLOW_WAREHOUSE=chdb: needs a path, e.g. chdb:./.usageflow/warehouse")
+            raise ConfigError(
+                "USAGEFLOW_WAREHOUSE=chdb: needs a path, e.g. chdb:./.usageflow/warehouse"
+            )
         return WarehouseTarget(kind="chdb", path=Path(rest).expanduser().resolve())
     parsed = urlparse(url)
     if parsed.scheme not in ("clickhouse", "clickhouses", "http", "https"):
@@ -115,17 +118,17 @@ class Warehouse:
         except ClickHouseError as exc:
             raise WarehouseError(_one_line(exc)) from exc
 
-    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+    def insert_rows(
+        self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]
+    ) -> None:
         try:
             self._client.insert(table, rows, column_names=list(columns), database=self.database)
         except ClickHouseError as exc:
             raise WarehouseError(_one_line(exc)) from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing is best effort
             self._client.close()
-        except Exception:  # noqa: S110 - closing is best effort
-            pass
 
 
 def open_warehouse(url: str, database: str | None = None) -> Warehouse:

@@ -85,4 +85,6 @@ def migrate(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
 def changed_since_applied(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
     """Versions whose file no longer matches what was applied (a new migration is the fix)."""
     done = applied(warehouse)
-    return [m.version for m in discover(sql_dir) if m.version in done and done[m.version] != m.checksum]
+    return [
+        m.version for m in discover(sql_dir) if m.version in done and done[m.version] != m.checksum
+    ]

@@ -1,0 +1,63 @@
+# usageflow — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv/ with the `usageflow` command and dev tools
+	@echo "installed: $(BIN)/usageflow"
+
+.PHONY: run
+run: $(STAMP) ## Demo: local Kafka, migrations, sample accounts and events, live view, invoices (Ctrl-C stops all)
+	$(BIN)/usageflow up
+
+.PHONY: test
+test: $(STAMP) ## Unit and integration tests (starts its own Kafka broker, embedded ClickHouse)
+	$(PYTEST) -m "not faults" -q
+
+.PHONY: test-unit
+test-unit: $(STAMP) ## Unit tests only (no infrastructure)
+	$(PYTEST) -m unit -q
+
+.PHONY: test-faults
+test-faults: $(STAMP) ## Long fault-injection suite (crashes, broker/warehouse outages)
+	$(PYTEST) -m faults -q
+
+.PHONY: lint
+lint: $(STAMP) ## ruff, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: schemas
+schemas: $(STAMP) ## Regenerate the JSON Schema files in schemas/
+	$(BIN)/python -m schemas.generate
+
+.PHONY: kafka-stop
+kafka-stop: $(STAMP) ## Stop the local Kafka broker
+	$(BIN)/usageflow kafka stop
+
+.PHONY: clean
+clean: ## Remove local state (.usageflow/) and caches, keep .venv/
+	rm -rf .usageflow .pytest_cache .mypy_cache .ruff_cache .hypothesis

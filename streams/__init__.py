@@ -1,0 +1,1 @@
+"""The Faust stream processor: agents only move data; the logic lives in `usageflow`."""

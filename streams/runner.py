@@ -1,0 +1,99 @@
+"""Start the worker: topics, warehouse, accounts, then Faust until SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import faust
+from confluent_kafka import Consumer, TopicPartition
+
+from streams.app import Progress, WorkerParts, create_app
+from usageflow.bus.accounts import AccountDirectory
+from usageflow.bus.admin import ensure_topics
+from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
+from usageflow.pricing.price_book import load_price_book
+from usageflow.query_api import remove_endpoint, write_endpoint
+from usageflow.warehouse import Warehouse, open_warehouse
+from usageflow.warehouse.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerSettings:
+    kafka: KafkaSettings
+    topics: TopicSettings
+    stream: StreamSettings
+    paths: PathSettings
+    warehouse_url: str
+    loglevel: str = "WARNING"
+
+
+def committed_offsets(
+    kafka: KafkaSettings, group: str, topic: str, partitions: list[int]
+) -> dict[int, int]:
+    consumer = Consumer(
+        {**kafka.confluent_config(), "group.id": group, "enable.auto.commit": False}
+    )
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=15)
+        return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
+    finally:
+        consumer.close()
+
+
+def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None = None) -> Progress:
+    """Run until stopped (or, for replay, until `stop_at_offsets` are stored). Blocks."""
+    ensure_topics(settings.kafka, settings.topics)
+    book = load_price_book(settings.paths.price_book)
+    warehouse = open_warehouse(settings.warehouse_url)
+    migrate(warehouse)
+    from usageflow.billing.tables import load_price_book as load_price_tables
+
+    load_price_tables(warehouse, book)
+    accounts = AccountDirectory(settings.kafka, settings.topics.accounts)
+    accounts.start()
+    _store_accounts(warehouse, accounts)
+    parts = WorkerParts(
+        kafka=settings.kafka,
+        topics=settings.topics,
+        stream=settings.stream,
+        paths=settings.paths,
+        book=book,
+        warehouse=warehouse,
+        accounts=accounts,
+        stop_at_offsets=stop_at_offsets,
+    )
+    app, progress = create_app(parts)
+    if stop_at_offsets is not None:
+        progress.next_offsets.update(
+            committed_offsets(
+                settings.kafka, settings.topics.group, settings.topics.events, list(stop_at_offsets)
+            )
+        )
+    write_endpoint(
+        settings.paths.data_dir,
+        settings.stream.http_host,
+        settings.stream.http_port,
+        warehouse.target.describe(),
+    )
+    worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    finally:
+        remove_endpoint(settings.paths.data_dir)
+        accounts.stop()
+        warehouse.close()
+    return progress
+
+
+def _store_accounts(warehouse: Warehouse, accounts: AccountDirectory) -> None:
+    from usageflow.billing.tables import upsert_accounts
+
+    upserts, deleted = accounts.drain_changes()
+    if upserts or deleted:
+        upsert_accounts(warehouse, upserts, deleted)

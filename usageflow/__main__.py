@@ -1,0 +1,3 @@
+from usageflow.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Kafka plumbing over confluent-kafka: topics, the idempotent producer, the account directory."""

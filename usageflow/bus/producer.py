@@ -1,0 +1,139 @@
+"""The idempotent publisher: what `usageflow publish` uses, and the Python API for platforms.
+
+from usageflow.bus.producer import Publisher
+with Publisher.connect() as pub:          # settings from USAGEFLOW_* variables
+    pub.publish_event({"schema_version": 1, "event_id": "...", ...})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaException, Producer
+
+from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
+from usageflow.config import KafkaSettings, TopicSettings
+from usageflow.errors import BrokerError, ValidationFailure
+from usageflow.ingest.validate import decode_event
+
+
+@dataclass
+class PublishReport:
+    published: int = 0
+    rejected: int = 0
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, message)
+
+
+class Publisher:
+    """acks=all, idempotence on, lz4: a retried send never duplicates a record in Kafka."""
+
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+        self.topics = topics
+        self._errors: list[str] = []
+        self._producer = Producer(
+            {
+                **kafka.confluent_config(),
+                "enable.idempotence": True,
+                "acks": "all",
+                "compression.type": "lz4",
+                "linger.ms": 20,
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 500_000,
+            }
+        )
+
+    @classmethod
+    def connect(cls) -> Publisher:
+        return cls(KafkaSettings(), TopicSettings())
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType | None) -> None:
+        self.flush()
+
+    def _on_delivery(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, **kw: Any) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic, key=key, value=value, on_delivery=self._on_delivery, **kw
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+
+    def publish_event(self, event: Mapping[str, Any]) -> None:
+        """Validate and send one UsageEvent v1 (raises ValidationFailure if it breaks the contract)."""
+        raw = orjson.dumps(event)
+        parsed = decode_event(raw)
+        self.send(self.topics.events, parsed.account_id.encode(), raw)
+
+    def publish_lines(
+        self,
+        lines: Iterable[bytes],
+        source: str,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> PublishReport:
+        """Send JSON lines. A line that breaks the contract is not sent as an event: it goes to
+        the dead-letter topic (source = file name, offset = line number) and is counted rejected."""
+        report = PublishReport()
+        for number, line in enumerate(lines, start=1):
+            raw = line.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            try:
+                event = decode_event(raw)
+            except ValidationFailure as exc:
+                report.rejected += 1
+                report.rejections.append((number, exc.reason, exc.message))
+                key = _guess_key(raw)
+                value = dead_letter_value(exc.reason, exc.message, raw, source, -1, number, key)
+                self.send(self.topics.dlq, key, value, headers=dead_letter_headers(exc.reason))
+            else:
+                self.send(self.topics.events, event.account_id.encode(), raw)
+                report.published += 1
+            if number % 1000 == 0:
+                self._producer.poll(0)
+                if on_progress:
+                    on_progress(number)
+        self.flush()
+        return report
+
+    def publish_account(self, account_id: str, value: bytes | None) -> None:
+        self.send(self.topics.accounts, account_id.encode(), value)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise BrokerError(
+                f"{remaining} records were not acknowledged by Kafka within {timeout:.0f}s"
+            )
+        if self._errors:
+            first = self._errors[0]
+            self._errors.clear()
+            raise BrokerError(f"Kafka refused records: {first}")
+
+
+def _guess_key(raw: bytes) -> bytes | None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    account = data.get("account_id") if isinstance(data, dict) else None
+    return account.encode() if isinstance(account, str) and len(account) <= 128 else None
+
+
+def publish_raw(producer: Publisher, topic: str, key: bytes | None, value: bytes) -> None:
+    """Send pre-built bytes (used when replaying dead letters)."""
+    try:
+        producer.send(topic, key, value)
+    except KafkaException as exc:
+        raise BrokerError(str(exc)) from exc

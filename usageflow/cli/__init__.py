@@ -1,0 +1,1 @@
+"""The `usageflow` command (cli.md)."""

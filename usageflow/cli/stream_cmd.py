@@ -1,0 +1,110 @@
+"""`usageflow kafka …`, `migrate`, `worker`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from usageflow.cli.context import CliContext
+from usageflow.cli.output import console, print_json
+
+kafka_app = typer.Typer(help="Run a local single-node Apache Kafka broker (KRaft) from pinned jars.")
+
+
+def _local_kafka(ctx: CliContext, port: int | None = None):  # type: ignore[no-untyped-def]
+    from usageflow.broker.local import LocalKafka
+
+    paths = ctx.paths()
+    if port is None:
+        port = int(ctx.kafka().bootstrap.rsplit(":", 1)[-1].split(",")[0])
+    return LocalKafka(data_dir=paths.data_dir, cache_dir=paths.cache_dir, port=port)
+
+
+@kafka_app.command("start")
+def kafka_start(
+    typer_ctx: typer.Context,
+    port: Annotated[int | None, typer.Option(help="Listener port (default: from the bootstrap setting).")] = None,
+) -> None:
+    """Start the broker; returns once a client can create a topic, and prints the bootstrap."""
+    broker = _local_kafka(typer_ctx.obj, port)
+    with console.status("starting Kafka (the first start downloads the broker jars)…"):
+        bootstrap = broker.start()
+    print(bootstrap)
+
+
+@kafka_app.command("stop")
+def kafka_stop(typer_ctx: typer.Context) -> None:
+    """Stop the local broker cleanly; no process is left behind."""
+    stopped = _local_kafka(typer_ctx.obj).stop()
+    console.print("stopped" if stopped else "not running")
+
+
+@kafka_app.command("status")
+def kafka_status(
+    typer_ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Is the local broker running, where, which version."""
+    status = _local_kafka(typer_ctx.obj).status()
+    data = {
+        "running": status.running,
+        "pid": status.pid,
+        "bootstrap": status.bootstrap,
+        "version": status.version,
+        "data_dir": str(status.data_dir),
+    }
+    if fmt == "json":
+        print_json(data)
+    else:
+        state = "running" if status.running else "stopped"
+        console.print(f"Kafka {status.version} {state} at {status.bootstrap} (pid {status.pid or '-'})")
+    if not status.running:
+        raise typer.Exit(3)
+
+
+def migrate_cmd(typer_ctx: typer.Context) -> None:
+    """Apply sql/ to the warehouse; safe to run again."""
+    from usageflow.warehouse import open_warehouse
+    from usageflow.warehouse.migrate import migrate
+
+    ctx: CliContext = typer_ctx.obj
+    warehouse = open_warehouse(ctx.warehouse_url())
+    try:
+        applied = migrate(warehouse)
+    finally:
+        warehouse.close()
+    if applied:
+        console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        console.print("warehouse is up to date")
+
+
+def worker_cmd(
+    typer_ctx: typer.Context,
+    loglevel: Annotated[str, typer.Option(help="Log level of the worker.")] = "WARNING",
+) -> None:
+    """Run the stream processor until SIGTERM/Ctrl-C (it flushes before it stops)."""
+    from streams.runner import run_worker
+
+    ctx: CliContext = typer_ctx.obj
+    run_worker(worker_settings(ctx, loglevel))
+
+
+def worker_settings(ctx: CliContext, loglevel: str = "WARNING"):  # type: ignore[no-untyped-def]
+    from streams.runner import WorkerSettings
+
+    return WorkerSettings(
+        kafka=ctx.kafka(),
+        topics=ctx.topics(),
+        stream=ctx.stream(),
+        paths=ctx.paths(),
+        warehouse_url=ctx.warehouse_url(),
+        loglevel=loglevel,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kafka_app, name="kafka")
+    app.command("migrate")(migrate_cmd)
+    app.command("worker")(worker_cmd)

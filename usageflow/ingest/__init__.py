@@ -1,0 +1,1 @@
+"""Turning raw Kafka records into valid, rated events (pure logic, unit-tested)."""

@@ -1,0 +1,59 @@
+"""One batch of raw records -> rated events and dead letters (no Kafka, no warehouse here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from schemas import Account, UsageEvent
+from usageflow.errors import ValidationFailure
+from usageflow.ingest.validate import decode_event
+from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.rating import RatedEvent, rate_event
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    record: RawRecord
+    reason: str
+    message: str
+
+
+@dataclass
+class BatchOutcome:
+    rated: list[RatedEvent] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates_in_batch: int = 0
+
+
+def process_batch(
+    records: Sequence[RawRecord],
+    lookup_account: Callable[[str], Account | None],
+    book: PriceBook,
+) -> BatchOutcome:
+    """Validate, dedupe within the batch by (account_id, event_id), and rate."""
+    outcome = BatchOutcome()
+    seen: set[tuple[str, str]] = set()
+    for record in records:
+        try:
+            event: UsageEvent = decode_event(record.value)
+            identity = (event.account_id, event.event_id)
+            if identity in seen:
+                outcome.duplicates_in_batch += 1
+                continue
+            rated = rate_event(event, lookup_account(event.account_id), book)
+        except ValidationFailure as exc:
+            outcome.rejected.append(Rejected(record, exc.reason, exc.message))
+            continue
+        seen.add(identity)
+        outcome.rated.append(rated)
+    return outcome

@@ -1,0 +1,99 @@
+"""Billing queries by name, served locally or by the running worker.
+
+chDB lets one process own a path. While `usageflow worker` owns the embedded warehouse, the
+CLI's readers ask the worker instead: it serves the same queries at
+`http://127.0.0.1:<port>/api/<name>` and records its address in `<data_dir>/worker.json`.
+With a ClickHouse server there is no lock and every process queries it directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from usageflow.errors import UsageflowError, WarehouseLockedError
+from usageflow.warehouse import Warehouse, open_warehouse
+
+QueryFn = Callable[..., Any]
+
+
+def _invoices(wh: Warehouse, month: str, account: str | None = None) -> Any:
+    from usageflow.billing.queries import invoices
+
+    return [inv.to_json() for inv in invoices(wh, month, account)]
+
+
+def _report(wh: Warehouse, month: str, account: str | None = None) -> Any:
+    from usageflow.billing.queries import report
+
+    return [r.to_json() for r in report(wh, month, account)]
+
+
+def _recommend(wh: Warehouse, account: str, month: str | None = None, growth: str = "0.2") -> Any:
+    from usageflow.billing.queries import recommend
+
+    return recommend(wh, account, month, Decimal(growth)).to_json()
+
+
+QUERIES: dict[str, QueryFn] = {"invoices": _invoices, "report": _report, "recommend": _recommend}
+
+
+def endpoint_file(data_dir: Path) -> Path:
+    return data_dir / "worker.json"
+
+
+def write_endpoint(data_dir: Path, host: str, port: int, warehouse: str) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    endpoint_file(data_dir).write_text(
+        json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "warehouse": warehouse})
+    )
+
+
+def remove_endpoint(data_dir: Path) -> None:
+    path = endpoint_file(data_dir)
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def run_query(warehouse_url: str, data_dir: Path, name: str, **params: Any) -> Any:
+    """Run query `name` on the warehouse, or through the worker that holds it."""
+    try:
+        warehouse = open_warehouse(warehouse_url)
+    except WarehouseLockedError as locked:
+        return _ask_worker(data_dir, name, params, locked)
+    try:
+        return QUERIES[name](warehouse, **params)
+    finally:
+        warehouse.close()
+
+
+def _ask_worker(data_dir: Path, name: str, params: dict[str, Any], locked: Exception) -> Any:
+    try:
+        info = json.loads(endpoint_file(data_dir).read_text())
+    except (OSError, ValueError):
+        raise locked from None
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    url = f"{info['url']}/api/{name}?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - our own worker
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail).get("error", detail)
+        raise UsageflowError(detail) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise UsageflowError(
+            f"the warehouse is held by a worker that does not answer at {info['url']}: {exc}"
+        ) from exc
