@@ -73,13 +73,9 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
     if protocol in ("SSL", "SASL_SSL"):
         import ssl
 
-        ssl_context = ssl.create_default_context(
-            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
-        )
+        ssl_context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
         if kafka.ssl_certfile:
-            ssl_context.load_cert_chain(
-                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-            )
+            ssl_context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None)
     if protocol.startswith("SASL"):
         password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
         options["broker_credentials"] = faust.SASLCredentials(
@@ -120,9 +116,7 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
 
     @app.agent(events_topic, name="rate-events")
     async def rate_events(events: faust.StreamT[bytes]) -> None:
-        async for batch in events.take_events(
-            stream.flush_max_rows, within=stream.flush_interval_s
-        ):
+        async for batch in events.take_events(stream.flush_max_rows, within=stream.flush_interval_s):
             records = [
                 RawRecord(
                     e.message.key,
@@ -191,9 +185,7 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
         try:
             result = await loop.run_in_executor(None, lambda: query(parts.warehouse, **params))
         except (UsageflowError, TypeError, ValueError, ArithmeticError) as exc:
-            return web.json(
-                {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}, status=400
-            )
+            return web.json({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}, status=400)
         return web.json(result)
 
     app.usageflow_sink = sink  # type: ignore[attr-defined]

@@ -30,12 +30,8 @@ class WorkerSettings:
     loglevel: str = "WARNING"
 
 
-def committed_offsets(
-    kafka: KafkaSettings, group: str, topic: str, partitions: list[int]
-) -> dict[int, int]:
-    consumer = Consumer(
-        {**kafka.confluent_config(), "group.id": group, "enable.auto.commit": False}
-    )
+def committed_offsets(kafka: KafkaSettings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    consumer = Consumer({**kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
     try:
         found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=15)
         return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
@@ -68,9 +64,7 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
     app, progress = create_app(parts)
     if stop_at_offsets is not None:
         progress.next_offsets.update(
-            committed_offsets(
-                settings.kafka, settings.topics.group, settings.topics.events, list(stop_at_offsets)
-            )
+            committed_offsets(settings.kafka, settings.topics.group, settings.topics.events, list(stop_at_offsets))
         )
     write_endpoint(
         settings.paths.data_dir,
@@ -79,6 +73,7 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         warehouse.target.describe(),
     )
     worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # no terminal escape codes in logs and pipes
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

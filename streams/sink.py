@@ -60,9 +60,7 @@ class WarehouseSink:
             self.warehouse.insert_arrow("rated_events", rated_events_table(fresh))
         return FlushResult(len(fresh), len(rated) - len(fresh), time.perf_counter() - started)
 
-    async def write_until_stored(
-        self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]
-    ) -> FlushResult:
+    async def write_until_stored(self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]) -> FlushResult:
         """Retry with exponential back-off until stored. If the worker is told to stop while the
         warehouse is down, exit without committing: the batch is read again on restart."""
         loop = asyncio.get_running_loop()

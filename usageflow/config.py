@@ -6,12 +6,15 @@ building the settings with explicit values.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LIBRDKAFKA_LOG = logging.getLogger("usageflow.librdkafka")
 _COMMON = {"env_file": ".env", "extra": "ignore", "env_file_encoding": "utf-8"}
 
 
@@ -42,11 +45,13 @@ class KafkaSettings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
-    def confluent_config(self) -> dict[str, str]:
-        """librdkafka settings for confluent-kafka clients."""
-        conf: dict[str, str] = {
+    def confluent_config(self) -> dict[str, Any]:
+        """librdkafka settings for confluent-kafka clients. librdkafka's own log lines go to the
+        `usageflow.librdkafka` logger (silent unless --debug) instead of flooding stderr."""
+        conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
+            "logger": LIBRDKAFKA_LOG,
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism

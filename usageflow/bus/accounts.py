@@ -71,9 +71,7 @@ class AccountDirectory:
         )
         try:
             meta = consumer.list_topics(self._topic, timeout=15)
-            partitions = (
-                list(meta.topics[self._topic].partitions) if self._topic in meta.topics else []
-            )
+            partitions = list(meta.topics[self._topic].partitions) if self._topic in meta.topics else []
             if not partitions:
                 self._caught_up.set()
                 return

@@ -11,13 +11,16 @@ from usageflow.errors import BrokerError
 RETENTION_MS_30_DAYS = str(30 * 24 * 3600 * 1000)
 
 
-def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout: float = 30.0) -> None:
+def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout: float = 10.0) -> None:
     """Create the four topics of events.md if missing (accounts compacted)."""
     admin = AdminClient(kafka.confluent_config())
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
-        raise BrokerError(f"Kafka at {kafka.bootstrap} is not reachable: {exc}") from exc
+        raise BrokerError(
+            f"Kafka at {kafka.bootstrap} is not reachable: start one with `usageflow kafka start` "
+            "or set USAGEFLOW_KAFKA_BOOTSTRAP"
+        ) from exc
     wanted = {
         topics.events: {"retention.ms": RETENTION_MS_30_DAYS},
         topics.accounts: {"cleanup.policy": "compact"},
@@ -48,9 +51,7 @@ def end_offsets(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict
             return {}
         result = {}
         for partition in meta.topics[topic].partitions:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout
-            )
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
             result[partition] = high
         return result
     except KafkaException as exc:

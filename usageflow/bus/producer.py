@@ -63,9 +63,7 @@ class Publisher:
     def send(self, topic: str, key: bytes | None, value: bytes | None, **kw: Any) -> None:
         while True:
             try:
-                self._producer.produce(
-                    topic, key=key, value=value, on_delivery=self._on_delivery, **kw
-                )
+                self._producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery, **kw)
                 return
             except BufferError:
                 self._producer.poll(0.1)
@@ -113,9 +111,7 @@ class Publisher:
     def flush(self, timeout: float = 60.0) -> None:
         remaining = self._producer.flush(timeout)
         if remaining:
-            raise BrokerError(
-                f"{remaining} records were not acknowledged by Kafka within {timeout:.0f}s"
-            )
+            raise BrokerError(f"{remaining} records were not acknowledged by Kafka within {timeout:.0f}s")
         if self._errors:
             first = self._errors[0]
             self._errors.clear()

@@ -42,9 +42,7 @@ def read_topic(
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         ends = {}
         for p in partitions:
-            _low, ends[p] = consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=idle_timeout_s
-            )
+            _low, ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=idle_timeout_s)
         consumer.assign([TopicPartition(topic, p, start) for p in partitions])
         done = {p for p, high in ends.items() if high == 0 or not from_beginning}
         while True:

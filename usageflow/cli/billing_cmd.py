@@ -50,26 +50,15 @@ def invoice_cmd(
 
 
 def print_invoices(invoices: list[dict[str, Any]], month: str) -> None:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for inv in invoices:
-        for index, line in enumerate(inv["lines"]):
-            first = index == 0
-            rows.append(
-                (
-                    inv["account_id"] if first else "",
-                    inv["plan"] if first else "",
-                    f"{inv['tokens']:,}" if first else "",
-                    line["kind"],
-                    f"{line['tokens']:,}" if "tokens" in line else "",
-                    line["amount"],
-                    "",
-                )
-            )
-        rows.append(("", "", "", "total", "", "", inv["total"]))
+        rows.append((inv["account_id"], inv["plan"], "tokens used", f"{inv['tokens']:,}", ""))
+        for line in inv["lines"]:
+            tokens = f"{line['tokens']:,}" if "tokens" in line else ""
+            rows.append(("", "", line["kind"], tokens, line["amount"]))
+        rows.append(("", "", "total", "", inv["total"]))
     print_table(
-        f"Invoices {month} ({len(invoices)} account(s), CNY)",
-        ["account", "plan", "tokens", "line", "line tokens", "amount", "total"],
-        rows,
+        f"Invoices {month} ({len(invoices)} account(s), CNY)", ["account", "plan", "line", "tokens", "amount"], rows
     )
 
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from usageflow.cli import billing_cmd, dlq_cmd, pipeline_cmd, stream_cmd, up_cmd
@@ -35,6 +34,7 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     ctx.obj = CliContext(bootstrap, warehouse, topic_prefix, data_dir, price_book, debug)
+    logging.getLogger("usageflow.librdkafka").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -49,34 +49,25 @@ up_cmd.register(app)
 
 
 def main() -> None:
-    """Run the CLI: UsageflowError -> one line on stderr and exit 1 (traceback with --debug)."""
+    """Run the CLI: usage errors exit 2 (click), UsageflowError -> one line and exit 1."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        app()
     except UsageflowError as exc:
         if debug:
             raise
-        err_console.print(f"usageflow: {exc}", style="red", highlight=False, soft_wrap=True)
+        _say(f"usageflow: {exc}")
         sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except SystemExit:
-        raise
     except Exception as exc:  # a bug or an unexpected library error: still one line
         if debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        err_console.print(
-            f"usageflow: unexpected {type(exc).__name__}: {first} (rerun with --debug)",
-            style="red",
-            highlight=False,
-            soft_wrap=True,
-        )
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else ""
+        _say(f"usageflow: unexpected {type(exc).__name__}: {first} (rerun with --debug)")
         sys.exit(1)
+
+
+def _say(line: str) -> None:
+    err_console.print(line, style="red", highlight=False, soft_wrap=True, markup=False)

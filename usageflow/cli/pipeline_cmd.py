@@ -37,10 +37,10 @@ def publish_file(ctx: CliContext, file: str, quiet: bool = False):  # type: igno
     from usageflow.bus.admin import ensure_topics
     from usageflow.bus.producer import Publisher
 
+    handle = _open_input(file)
     kafka, topics = ctx.kafka(), ctx.topics()
     ensure_topics(kafka, topics)
     publisher = Publisher(kafka, topics)
-    handle = _open_input(file)
     source = "stdin" if file == "-" else Path(file).name
     try:
         if sys.stderr.isatty() and not quiet:
