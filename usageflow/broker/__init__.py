@@ -1,0 +1,1 @@
+"""A real single-node Kafka broker for local runs and integration tests."""
