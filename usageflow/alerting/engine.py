@@ -1,0 +1,124 @@
+"""The live side of the stream for one worker: lateness, windows and alert state per account.
+
+The agent hands it the batch's *fresh* events (the sink has just stored them, so each event
+id counts once); it returns alerts to publish and closed windows to store. Restoring after a
+restart: fired alerts come from the alerts topic and the warehouse (`mark_fired`), period
+totals and recent in-flight requests from the warehouse (`seed_account`), so a restarted or
+rebalanced worker neither repeats nor forgets an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from schemas import Account, Alert
+from usageflow.alerting.events import LiveEvent
+from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
+from usageflow.alerting.state import AccountLiveState
+from usageflow.alerting.windows import DEFAULT_ALLOWED_LATENESS, WindowAggregator, WindowRow, is_late
+from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.rating import RatedEvent
+
+
+@dataclass(frozen=True)
+class AccountSeed:
+    """What the warehouse holds for one account: period totals and recent requests."""
+
+    account_id: str
+    month_tokens: dict[str, int] = field(default_factory=dict)
+    month_list_cost: dict[str, Decimal] = field(default_factory=dict)
+    day_tokens: dict[str, int] = field(default_factory=dict)
+    recent_requests: list[tuple[datetime, int]] = field(default_factory=list)  # (ts, latency_ms)
+    fired: list[AlertKey] = field(default_factory=list)
+
+
+@dataclass
+class LiveOutcome:
+    alerts: list[Alert]
+    closed_windows: list[WindowRow]
+    late: int
+
+
+class LiveEngine:
+    def __init__(
+        self,
+        book: PriceBook,
+        rules: RuleConfig = DEFAULT_RULES,
+        allowed_lateness: timedelta = DEFAULT_ALLOWED_LATENESS,
+    ) -> None:
+        self.book = book
+        self.rules = rules
+        self.allowed_lateness = allowed_lateness
+        self.states: dict[str, AccountLiveState] = {}
+        self.windows = WindowAggregator(allowed_lateness=allowed_lateness)
+        self.newest_by_partition: dict[int, datetime] = {}
+        self._fired_before_seed: list[AlertKey] = []
+
+    def unknown_accounts(self, account_ids: Iterable[str]) -> list[str]:
+        """Accounts this worker holds no state for yet (seed them before `process`)."""
+        return sorted({a for a in account_ids if a not in self.states})
+
+    def mark_fired(self, keys: Iterable[AlertKey]) -> None:
+        """Alerts already published (read back from the alerts topic at start)."""
+        for key in keys:
+            state = self.states.get(key[0])
+            if state is None:
+                self._fired_before_seed.append(key)
+            else:
+                state.mark_fired([key])
+
+    def seed_account(self, seed: AccountSeed) -> None:
+        state = AccountLiveState(seed.account_id)
+        state.seed(month_tokens=seed.month_tokens, month_list_cost=seed.month_list_cost, day_tokens=seed.day_tokens)
+        for ts, latency_ms in sorted(seed.recent_requests):
+            state.concurrency.add_request(ts, latency_ms)
+        state.mark_fired(seed.fired)
+        state.mark_fired(k for k in self._fired_before_seed if k[0] == seed.account_id)
+        self.states[seed.account_id] = state
+
+    def process(
+        self,
+        fresh: Sequence[tuple[int, RatedEvent]],
+        lookup_account: Callable[[str], Account | None],
+        now: datetime,
+    ) -> LiveOutcome:
+        """Apply a batch of (partition, fresh rated event); late events only skip the live side."""
+        per_account: dict[str, list[LiveEvent]] = {}
+        late = 0
+        for partition, rated in fresh:
+            ts = rated.event.ts
+            newest = self.newest_by_partition.get(partition)
+            if is_late(ts, newest, self.allowed_lateness):
+                late += 1
+                continue
+            if newest is None or ts > newest:
+                self.newest_by_partition[partition] = ts
+            live = LiveEvent.from_rated(rated)
+            self.windows.add(live)
+            per_account.setdefault(rated.event.account_id, []).append(live)
+        alerts: list[Alert] = []
+        for account_id, events in per_account.items():
+            state = self.states.get(account_id)
+            if state is None:
+                state = self.states[account_id] = AccountLiveState(account_id)
+            alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules))
+        closed = self.windows.drain_closed(self.watermark()) if self.newest_by_partition else []
+        return LiveOutcome(alerts=alerts, closed_windows=closed, late=late)
+
+    def watermark(self) -> datetime:
+        """The oldest partition's newest event time: windows before it are complete."""
+        return min(self.newest_by_partition.values())
+
+    def usage(self, account_id: str, granularity: str) -> dict[str, object]:
+        """Live view for the HTTP endpoint: open windows and period totals of one account."""
+        rows = self.windows.current(account_id, granularity, include_closed=True)  # type: ignore[arg-type]
+        state = self.states.get(account_id)
+        return {
+            "account_id": account_id,
+            "window": granularity,
+            "windows": [r.to_json() for r in rows],
+            "totals": state.totals() if state else None,
+        }

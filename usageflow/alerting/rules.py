@@ -1,0 +1,259 @@
+"""The alert rules of events.md: limits, levels, crossing tests and Alert v1 records.
+
+| type            | value                    | limit                          | period      |
+|-----------------|--------------------------|--------------------------------|-------------|
+| `daily_usage`   | local day's tokens       | plan monthly tokens / 30       | local day   |
+| `monthly_usage` | local month's tokens     | plan monthly tokens            | local month |
+| `concurrency`   | peak in-flight requests  | plan max concurrent            | local day   |
+| `budget`        | month-to-date invoice    | account.monthly_budget (CNY)   | local month |
+
+Choices where the spec is silent:
+
+* Plan limits include the custom plan additions (extra_tokens, extra_concurrent).
+* `payg` accounts, unknown accounts (None, billed payg) and accounts whose plan is not in the
+  price book get only budget alerts; accounts without a `monthly_budget` get no budget alert.
+  A rule whose limit is 0 (a 0-token plan, a budget of 0) never fires (no percentage exists).
+* A level fires when value >= level × limit, compared exactly (rationals: the daily limit
+  monthly/30 is not a finite decimal).
+* The budget value is what the invoice total (pricing.md §6, plan fee included — it is part
+  of the invoice — plus custom plan fees, tiered overage usage of §3/§4 and the §5 discounts,
+  every line rounded to 0.01) would be for the month-to-date tokens and list cost. It is
+  computed by usageflow.billing.reference (the exact invoice reference), so the alert and
+  the invoice agree to the fen. With a monthly fee, the estimate starts at the discounted fee,
+  so e.g. a 500 CNY budget on the standard plan (999) crosses 100 % with the first event.
+* `limit` in the Alert is exact when it is a finite decimal, otherwise (daily limit) rounded
+  to 0.01; `percentage` = value / exact limit × 100, rounded to 0.01 half away from zero;
+  `level` is the canonical (normalised) decimal: 0.8, 1.
+* `alert_id` = first 32 hex digits of sha256("account|type|period|level").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from schemas import Account, Alert, AlertType
+from usageflow.billing.reference import Terms, account_terms, rounded_lines
+from usageflow.pricing.price_book import PriceBook
+
+RULE_TYPES: tuple[AlertType, ...] = ("daily_usage", "monthly_usage", "concurrency", "budget")
+PeriodKind = Literal["day", "month"]
+PERIOD_KIND: dict[AlertType, PeriodKind] = {
+    "daily_usage": "day",
+    "monthly_usage": "month",
+    "concurrency": "day",
+    "budget": "month",
+}
+DAYS_PER_MONTH = 30  # pricing.md §4: the daily limit is monthly tokens / 30
+
+AlertKey = tuple[str, str, str, str]
+"""(account_id, type, period, level) with level canonical (`level_str`)."""
+
+
+def level_str(level: Decimal | str | float | int) -> str:
+    """Canonical text of a level: `0.80` → `0.8`, `1.0` → `1`."""
+    value = Decimal(str(level)) if isinstance(level, float) else Decimal(level)
+    if not value.is_finite():
+        raise ValueError(f"level must be a finite number, got {level!r}")
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def alert_id(account_id: str, rule_type: str, period: str, level: Decimal | str) -> str:
+    """Deterministic id: the same (account, type, period, level) always gives the same id."""
+    raw = f"{account_id}|{rule_type}|{period}|{level_str(level)}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def alert_key(alert: Alert) -> AlertKey:
+    return (alert.account_id, alert.type, alert.period, level_str(alert.level))
+
+
+class RuleConfig(BaseModel):
+    """Levels per rule type (events.md defaults). An empty tuple disables a rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_usage: tuple[Decimal, ...] = (Decimal("0.8"),)
+    monthly_usage: tuple[Decimal, ...] = (Decimal("0.9"),)
+    concurrency: tuple[Decimal, ...] = (Decimal("0.75"),)
+    budget: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
+
+    @field_validator("daily_usage", "monthly_usage", "concurrency", "budget")
+    @classmethod
+    def _levels(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        levels = {Decimal(level_str(v)) for v in value}
+        if any(level <= 0 for level in levels):
+            raise ValueError("levels must be > 0")
+        return tuple(sorted(levels))
+
+    def levels(self, rule_type: AlertType) -> tuple[Decimal, ...]:
+        levels: tuple[Decimal, ...] = getattr(self, rule_type)
+        return levels
+
+
+DEFAULT_RULES = RuleConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What an account's alerts compare against. None: the rule does not apply."""
+
+    plan: str
+    monthly_tokens: int | None
+    max_concurrent: int | None
+    monthly_budget: Decimal | None
+
+    def limit(self, rule_type: AlertType) -> Fraction | None:
+        """The exact limit of a rule, or None when the rule does not apply (or limit is 0)."""
+        if rule_type == "budget":
+            raw: Fraction | None = None if self.monthly_budget is None else Fraction(self.monthly_budget)
+        elif rule_type == "concurrency":
+            raw = None if self.max_concurrent is None else Fraction(self.max_concurrent)
+        elif self.monthly_tokens is None:
+            raw = None
+        elif rule_type == "daily_usage":
+            raw = Fraction(self.monthly_tokens, DAYS_PER_MONTH)
+        else:
+            raw = Fraction(self.monthly_tokens)
+        return raw if raw else None  # 0 → no rule
+
+
+def account_limits(account: Account | None, book: PriceBook) -> Limits:
+    """Plan limits with custom additions; payg / unknown / plan missing from the book: none."""
+    budget = account.monthly_budget if account is not None else None
+    plan = book.plans.get(account.plan) if account is not None else None
+    if account is None or plan is None:
+        return Limits("payg", None, None, budget)
+    return Limits(
+        plan=account.plan,
+        monthly_tokens=plan.monthly_tokens + account.extra_tokens,
+        max_concurrent=plan.max_concurrent + account.extra_concurrent,
+        monthly_budget=budget,
+    )
+
+
+_CTX = Context(prec=60)
+_LINES_SLACK = Decimal("0.03")  # > 5 lines × 0.005 of rounding, + far more than arithmetic error
+
+
+def _fraction_to_decimal(value: Fraction) -> Decimal:
+    return _CTX.divide(Decimal(value.numerator), Decimal(value.denominator))
+
+
+class BudgetEstimator:
+    """Month-to-date invoice total for (tokens, list cost) under an account's terms.
+
+    `__call__` is the exact invoice total of usageflow.billing.reference. `approx` is the
+    unrounded total (plan fee + tiered usage) × discount factors in 60-digit Decimal
+    arithmetic; the invoice total (a sum of lines each rounded to 0.01, whose unrounded sum
+    is exactly that value) differs from it by at most 0.025, so `may_reach` is a cheap and
+    safe filter: when it says False, the exact total is below the threshold.
+    """
+
+    def __init__(self, book: PriceBook, account: Account | None) -> None:
+        self.book = book
+        self.terms: Terms = account_terms(book, account)
+        t = self.terms
+        self._fee = _fraction_to_decimal(t.fee)
+        self._factor = _fraction_to_decimal(t.prepaid_factor * t.contract_factor * t.educational_factor)
+        ordered = sorted(book.tiers, key=lambda tier: tier.start)
+        self._tiers = [
+            (tier.start, ordered[i + 1].start if i + 1 < len(ordered) else None, tier.multiplier)
+            for i, tier in enumerate(ordered)
+        ]
+
+    def __call__(self, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
+        _, _, total = rounded_lines(self.book, self.terms, tokens, Fraction(list_cost), tokens)
+        return total
+
+    def _weight(self, tokens: int) -> Decimal:
+        weight = Decimal(0)
+        for start, end, mult in self._tiers:
+            if tokens <= start:
+                break
+            upper = tokens if end is None else min(tokens, end)
+            weight = _CTX.add(weight, _CTX.multiply(Decimal(upper - start), mult))
+        return weight
+
+    def approx(self, tokens: int, list_cost: Decimal) -> Decimal:
+        """(fee + L × W(billable) / T) × Π discount factors, unrounded."""
+        billable = tokens if self.terms.is_payg else max(tokens - self.terms.quota, 0)
+        usage = Decimal(0)
+        if tokens and billable:
+            usage = _CTX.divide(_CTX.multiply(list_cost, self._weight(billable)), Decimal(tokens))
+        return _CTX.multiply(_CTX.add(self._fee, usage), self._factor)
+
+    def may_reach(self, tokens: int, list_cost: Decimal, threshold: Decimal | Fraction) -> bool:
+        """False only when the exact total is surely below `threshold`."""
+        return self.approx(tokens, list_cost) + _LINES_SLACK >= threshold
+
+
+def budget_estimate(book: PriceBook, account: Account | None, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
+    """The invoice total (pricing.md §6) the month-to-date usage would give, exact to the fen."""
+    return BudgetEstimator(book, account)(tokens, list_cost)
+
+
+def crossed_levels(value: int | Decimal | Fraction, limit: Fraction, levels: Iterable[Decimal]) -> list[Decimal]:
+    """The levels reached: value >= level × limit (exact)."""
+    v = Fraction(value)
+    return [level for level in levels if v >= Fraction(level) * limit]
+
+
+def round2(value: Fraction) -> Decimal:
+    """Round to 0.01, half away from zero."""
+    sign = -1 if value < 0 else 1
+    cents = int(abs(value) * 100 + Fraction(1, 2))
+    return Decimal(sign * cents).scaleb(-2)
+
+
+def to_decimal(value: Fraction) -> Decimal:
+    """Exact when `value` is a finite decimal, else rounded to 0.01."""
+    den = value.denominator
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    if den != 1:
+        return round2(value)
+    exp = 0
+    while (value * 10**exp).denominator != 1:
+        exp += 1
+    return Decimal(int(value * 10**exp)).scaleb(-exp)
+
+
+def make_alert(
+    *,
+    account_id: str,
+    rule_type: AlertType,
+    period: str,
+    level: Decimal,
+    value: int | Decimal,
+    limit: Fraction,
+    triggered_at: datetime,
+    emitted_at: datetime,
+    plan: str,
+) -> Alert:
+    """An Alert v1 for a crossing; `limit` is the exact limit (> 0)."""
+    if limit <= 0:
+        raise ValueError("limit must be > 0")
+    canonical = level_str(level)
+    return Alert(
+        alert_id=alert_id(account_id, rule_type, period, canonical),
+        type=rule_type,
+        account_id=account_id,
+        period=period,
+        level=Decimal(canonical),
+        value=Decimal(value),
+        limit=to_decimal(limit),
+        percentage=round2(Fraction(value) / limit * 100),
+        triggered_at=triggered_at,
+        emitted_at=emitted_at,
+        plan=plan,
+    )

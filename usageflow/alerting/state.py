@@ -1,0 +1,287 @@
+"""Live per-account state of the alert rules (events.md "Alert rules").
+
+`AccountLiveState` keeps, per account: tokens per local day, tokens and list cost per local
+month (a few recent periods each, so an allowed-late event still counts in its own period),
+the account's in-flight requests, and the alert keys already fired. `apply` takes a batch of
+fresh events and returns the alerts that fire; each (account, type, period, level) fires at
+most once, including across restarts when the state is restored with `from_dict`, with
+`mark_fired` (from the alerts topic) and `seed` (period totals from the warehouse).
+
+Within a batch, events are applied in event-time order (stable for equal times), and after
+each event every rule of its period is checked, so `triggered_at` is the event time of the
+event that crossed; when one event crosses several levels, all of them fire.
+
+Choices where the spec is silent:
+
+* Alerts are marked fired as soon as `apply` returns them; a caller that fails to publish
+  them should restore the snapshot taken before `apply` (`to_dict`) and retry.
+* Concurrency alerts belong to the local day of the event's `ts` (the crossing event's end).
+* Events of a day older than the kept days (`keep_days`, default 4 local days: covers the
+  48 h lateness) are ignored here; they are late anyway.
+* The budget estimate is not monotonic in general (a large, cheap event lowers the blended
+  tier factor), so the set of budget levels fired may depend on arrival order; the token
+  and concurrency rules do not (for the usage rules the totals only grow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from schemas import Account, Alert, AlertType
+from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
+from usageflow.alerting.events import LiveEvent, as_live
+from usageflow.alerting.periods import day_key, month_of_day, shift_day, shift_month
+from usageflow.alerting.rules import (
+    DEFAULT_RULES,
+    RULE_TYPES,
+    AlertKey,
+    BudgetEstimator,
+    Limits,
+    RuleConfig,
+    account_limits,
+    alert_key,
+    level_str,
+    make_alert,
+)
+from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.rating import RatedEvent
+
+_RULE_ORDER = {t: i for i, t in enumerate(RULE_TYPES)}
+FiredKey = tuple[str, str, str]  # (type, period, level) of this account
+
+
+class AccountLiveState:
+    """Day / month totals, in-flight requests and fired alert keys of one account."""
+
+    def __init__(
+        self,
+        account_id: str,
+        *,
+        keep_days: int = 4,
+        keep_months: int = 3,
+        concurrency_retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
+        if keep_days < 1 or keep_months < 1:
+            raise ValueError("keep_days and keep_months must be >= 1")
+        self.account_id = account_id
+        self.keep_days = keep_days
+        self.keep_months = keep_months
+        self.day_tokens: dict[str, int] = {}
+        self.month_tokens: dict[str, int] = {}
+        self.month_list_cost: dict[str, Decimal] = {}
+        self.concurrency = ConcurrencyTracker(concurrency_retention)
+        self.fired: set[FiredKey] = set()
+        self.newest_day: str | None = None
+
+    # --- periods kept -----------------------------------------------------------------
+
+    @property
+    def newest_month(self) -> str | None:
+        return None if self.newest_day is None else month_of_day(self.newest_day)
+
+    def _oldest_day(self) -> str | None:
+        return None if self.newest_day is None else shift_day(self.newest_day, 1 - self.keep_days)
+
+    def _oldest_month(self) -> str | None:
+        newest = self.newest_month
+        return None if newest is None else shift_month(newest, 1 - self.keep_months)
+
+    def _advance(self, day: str) -> None:
+        if self.newest_day is None or day > self.newest_day:
+            self.newest_day = day
+
+    def _prune(self) -> None:
+        oldest_day, oldest_month = self._oldest_day(), self._oldest_month()
+        if oldest_day is None or oldest_month is None:
+            return
+        self.day_tokens = {k: v for k, v in self.day_tokens.items() if k >= oldest_day}
+        self.month_tokens = {k: v for k, v in self.month_tokens.items() if k >= oldest_month}
+        self.month_list_cost = {k: v for k, v in self.month_list_cost.items() if k >= oldest_month}
+        self.fired = {key for key in self.fired if key[1] >= (oldest_day if len(key[1]) == 10 else oldest_month)}
+
+    # --- alerts -----------------------------------------------------------------------
+
+    def has_fired(self, rule_type: AlertType, period: str, level: Decimal | str) -> bool:
+        return (rule_type, period, level_str(level)) in self.fired
+
+    def fired_keys(self) -> list[AlertKey]:
+        return sorted((self.account_id, t, p, lv) for t, p, lv in self.fired)
+
+    def mark_fired(self, keys: Iterable[Alert | AlertKey]) -> None:
+        """Record alerts already published (e.g. read back from the alerts topic); keys of
+        other accounts are ignored."""
+        for item in keys:
+            account, rule_type, period, level = alert_key(item) if isinstance(item, Alert) else item
+            if account == self.account_id:
+                self.fired.add((rule_type, period, level_str(level)))
+
+    def apply(
+        self,
+        events: Iterable[LiveEvent | RatedEvent],
+        account: Account | None,
+        book: PriceBook,
+        now: datetime,
+        config: RuleConfig = DEFAULT_RULES,
+    ) -> list[Alert]:
+        """Apply a batch of fresh (deduplicated) events of this account and return the new
+        alerts (ordered by triggered_at, rule, level). Late events are skipped. `account` is
+        the account's current record (None: unknown, payg); `now` becomes emitted_at."""
+        batch = [as_live(e) for e in events]
+        for ev in batch:
+            if ev.account_id != self.account_id:
+                raise ValueError(f"event of account {ev.account_id!r} applied to {self.account_id!r}")
+        batch = sorted((e for e in batch if not e.late), key=lambda e: e.ts)
+        if not batch:
+            return []
+        run = _Run(self, account_limits(account, book), config, now)
+        budget = run.limits.limit("budget")
+        estimator = BudgetEstimator(book, account) if budget is not None else None
+        oldest = self._oldest_day()
+        for ev in batch:
+            day = day_key(ev.ts, ev.tz)
+            if self.newest_day is None or day > self.newest_day:
+                self.newest_day = day
+                oldest = self._oldest_day()
+            if oldest is not None and day < oldest:
+                continue
+            month = month_of_day(day)
+            tokens = ev.total_tokens
+            day_total = self.day_tokens[day] = self.day_tokens.get(day, 0) + tokens
+            month_total = self.month_tokens[month] = self.month_tokens.get(month, 0) + tokens
+            month_cost = self.month_list_cost[month] = self.month_list_cost.get(month, Decimal(0)) + ev.list_cost
+            peak = self.concurrency.add_request(ev.ts, ev.latency_ms)
+            run.check("daily_usage", day, day_total, ev.ts)
+            run.check("monthly_usage", month, month_total, ev.ts)
+            run.check("concurrency", day, peak, ev.ts)
+            if estimator is not None:
+                low = run.lowest_pending("budget", month)
+                if low is not None and estimator.may_reach(month_total, month_cost, low):
+                    run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+        self._prune()
+        run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
+        return run.alerts
+
+    # --- restore ----------------------------------------------------------------------
+
+    def seed(
+        self,
+        *,
+        month_tokens: Mapping[str, int] | None = None,
+        month_list_cost: Mapping[str, Decimal] | None = None,
+        day_tokens: Mapping[str, int] | None = None,
+    ) -> None:
+        """Set period totals restored from the warehouse (replacing what is held for those
+        periods). Fires nothing: a level already reached fires with the next event unless
+        `mark_fired` says it was published."""
+        for month, tokens in (month_tokens or {}).items():
+            self.month_tokens[month] = int(tokens)
+        for month, cost in (month_list_cost or {}).items():
+            self.month_list_cost[month] = Decimal(cost)
+        for day, tokens in (day_tokens or {}).items():
+            self.day_tokens[day] = int(tokens)
+            self._advance(day)
+        months = [*(month_tokens or {}), *(month_list_cost or {})]
+        if months:
+            newest = self.newest_month
+            if newest is None or max(months) > newest:
+                self.newest_day = f"{max(months)}-01"
+        self._prune()
+
+    def totals(self) -> dict[str, Any]:
+        """What is held, for an HTTP endpoint: tokens per day, tokens and list cost per month."""
+        return {
+            "account_id": self.account_id,
+            "day_tokens": dict(sorted(self.day_tokens.items())),
+            "month_tokens": dict(sorted(self.month_tokens.items())),
+            "month_list_cost": {k: str(v) for k, v in sorted(self.month_list_cost.items())},
+        }
+
+    # --- persistence (changelog table) ------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "keep_days": self.keep_days,
+            "keep_months": self.keep_months,
+            "newest_day": self.newest_day,
+            "day_tokens": dict(sorted(self.day_tokens.items())),
+            "month_tokens": dict(sorted(self.month_tokens.items())),
+            "month_list_cost": {k: str(v) for k, v in sorted(self.month_list_cost.items())},
+            "fired": [list(k) for k in sorted(self.fired)],
+            "concurrency": self.concurrency.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccountLiveState:
+        state = cls(
+            str(data["account_id"]),
+            keep_days=int(data["keep_days"]),
+            keep_months=int(data["keep_months"]),
+        )
+        state.newest_day = data.get("newest_day")
+        state.day_tokens = {str(k): int(v) for k, v in data["day_tokens"].items()}
+        state.month_tokens = {str(k): int(v) for k, v in data["month_tokens"].items()}
+        state.month_list_cost = {str(k): Decimal(v) for k, v in data["month_list_cost"].items()}
+        state.fired = {(str(t), str(p), level_str(lv)) for t, p, lv in data["fired"]}
+        state.concurrency = ConcurrencyTracker.from_dict(data["concurrency"])
+        return state
+
+
+class _Run:
+    """One `apply` call: limits and thresholds computed once, alerts collected."""
+
+    def __init__(self, state: AccountLiveState, limits: Limits, config: RuleConfig, now: datetime) -> None:
+        self.state = state
+        self.limits = limits
+        self.now = now
+        self.alerts: list[Alert] = []
+        self.rules: dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction]]]] = {}
+        for rule_type in RULE_TYPES:
+            limit = limits.limit(rule_type)
+            if limit is None:  # payg: only budget; no budget: no budget rule
+                continue
+            levels = [(level_str(lv), lv, Fraction(lv) * limit) for lv in config.levels(rule_type)]
+            if levels:
+                self.rules[rule_type] = (limit, levels)
+
+    def lowest_pending(self, rule_type: AlertType, period: str) -> Fraction | None:
+        """The smallest threshold (level × limit) of the rule not yet fired in the period."""
+        rule = self.rules.get(rule_type)
+        if rule is None:
+            return None
+        fired = self.state.fired
+        for text, _, threshold in rule[1]:  # levels ascend
+            if (rule_type, period, text) not in fired:
+                return threshold
+        return None
+
+    def check(self, rule_type: AlertType, period: str, value: int | Decimal, at: datetime) -> None:
+        rule = self.rules.get(rule_type)
+        if rule is None:
+            return
+        limit, levels = rule
+        fired = self.state.fired
+        for text, level, threshold in levels:  # ascending: stop at the first not reached
+            if value < threshold:  # int / Decimal vs Fraction compare exactly
+                break
+            key = (rule_type, period, text)
+            if key in fired:
+                continue
+            fired.add(key)
+            self.alerts.append(
+                make_alert(
+                    account_id=self.state.account_id,
+                    rule_type=rule_type,
+                    period=period,
+                    level=level,
+                    value=value,
+                    limit=limit,
+                    triggered_at=at,
+                    emitted_at=self.now,
+                    plan=self.limits.plan,
+                )
+            )
