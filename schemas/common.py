@@ -7,17 +7,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 """account_id / api_key_id charset of events.md: safe in keys, paths and SQL literals."""
 
 
 def _require_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            "timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T10:00:00+08:00"
-        )
+        raise ValueError("timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T10:00:00+08:00")
     return value
 
 

@@ -1,7 +1,8 @@
-"""The Faust application: topics, the rating agent, housekeeping timers.
+"""The Faust application: topics, the rating agent, housekeeping, HTTP endpoints.
 
 Agents only move data: validation, rating and dedupe live in `usageflow.ingest` and
-`usageflow.pricing`; storage in `streams.sink`.
+`usageflow.pricing`, windows and alert rules in `usageflow.alerting`, storage in
+`streams.sink`; `streams.handler` sequences one batch.
 """
 
 from __future__ import annotations
@@ -10,45 +11,24 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from streams.sink import WarehouseSink
+from streams.handler import BatchHandler
+from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
-from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.errors import UsageflowError
-from usageflow.ingest.batch import RawRecord, process_batch
+from usageflow.ingest.batch import RawRecord
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Progress:
-    """What the worker has stored, for `replay`, `up` and the status endpoint."""
-
-    consumed: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    flushes: int = 0
-    last_flush_s: float = 0.0
-    next_offsets: dict[int, int] = field(default_factory=dict)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "consumed": self.consumed,
-            "stored": self.stored,
-            "duplicates": self.duplicates,
-            "dead_lettered": self.dead_lettered,
-            "flushes": self.flushes,
-            "last_flush_s": round(self.last_flush_s, 4),
-        }
+GRANULARITIES = {"minute": "1m", "hour": "1h", "day": "1d", "1m": "1m", "1h": "1h", "1d": "1d"}
 
 
 @dataclass
@@ -60,6 +40,7 @@ class WorkerParts:
     book: PriceBook
     warehouse: Warehouse
     accounts: AccountDirectory
+    engine: LiveEngine
     stop_at_offsets: dict[int, int] | None = None
 
 
@@ -71,8 +52,6 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
         return options
     ssl_context = None
     if protocol in ("SSL", "SASL_SSL"):
-        import ssl
-
         ssl_context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
         if kafka.ssl_certfile:
             ssl_context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None)
@@ -89,7 +68,7 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
+def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
     stream = parts.stream
     app = faust.App(
         parts.topics.group,
@@ -100,6 +79,9 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A SIGKILLed member holds its partitions until its session expires: keep that short.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         stream_buffer_maxsize=max(4096, stream.flush_max_rows * 2),
         broker_max_poll_records=max(500, stream.flush_max_rows),
         web_enabled=True,
@@ -110,68 +92,58 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
     )
     events_topic = app.topic(parts.topics.events, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(parts.topics.dlq, key_serializer="raw", value_serializer="raw")
-    sink = WarehouseSink(parts.warehouse)
-    progress = Progress()
+    alerts_topic = app.topic(parts.topics.alerts, key_serializer="raw", value_serializer="raw")
     stopping = {"flag": False}
+
+    async def send_dead_letter(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> Any:
+        return await dlq_topic.send(key=key, value=value, headers=headers)
+
+    async def send_alert(key: bytes, value: bytes) -> Any:
+        return await alerts_topic.send(key=key, value=value)
+
+    handler = BatchHandler(
+        parts.warehouse,
+        parts.accounts,
+        parts.book,
+        parts.engine,
+        send_dead_letter,
+        send_alert,
+        lambda: stopping["flag"],
+    )
 
     @app.agent(events_topic, name="rate-events")
     async def rate_events(events: faust.StreamT[bytes]) -> None:
-        async for batch in events.take_events(stream.flush_max_rows, within=stream.flush_interval_s):
-            records = [
-                RawRecord(
-                    e.message.key,
-                    e.message.value,
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                )
-                for e in batch
-            ]
-            outcome = process_batch(records, parts.accounts.get, parts.book)
-            for rejected in outcome.rejected:
-                r = rejected.record
-                await dlq_topic.send(
-                    key=r.key,
-                    value=dead_letter_value(
-                        rejected.reason,
-                        rejected.message,
-                        r.value,
-                        r.topic,
-                        r.partition,
-                        r.offset,
-                        r.key,
-                    ),
-                    headers=dead_letter_headers(rejected.reason),
-                )
-            result = await sink.write_until_stored(outcome.rated, lambda: stopping["flag"])
-            progress.consumed += len(records)
-            progress.stored += result.inserted
-            progress.duplicates += result.already_stored + outcome.duplicates_in_batch
-            progress.dead_lettered += len(outcome.rejected)
-            progress.flushes += 1
-            progress.last_flush_s = result.seconds
-            for r in records:
-                if r.offset + 1 > progress.next_offsets.get(r.partition, 0):
-                    progress.next_offsets[r.partition] = r.offset + 1
+        async for batch in events.take_events(  # type: ignore[attr-defined]  # missing from StreamT
+            stream.flush_max_rows, within=stream.flush_interval_s
+        ):
+            m = [e.message for e in batch]
+            await handler.handle([RawRecord(x.key, x.value, x.topic, x.partition, x.offset) for x in m])
 
     @app.timer(0.5)
     async def housekeeping() -> None:
-        await _sync_accounts(parts)
-        if parts.stop_at_offsets is not None and _reached(progress, parts.stop_at_offsets):
-            log.info("replay complete: %s", progress.snapshot())
+        await _sync_accounts(parts, handler)
+        if parts.stop_at_offsets is not None and _reached(handler.progress.next_offsets, parts.stop_at_offsets):
+            log.info("replay complete: %s", handler.progress.snapshot())
             stopping["flag"] = True
             os.kill(os.getpid(), signal.SIGTERM)
 
     @app.page("/progress")
     async def progress_page(web: Any, request: Any) -> Any:
-        return web.json(progress.snapshot())
+        return web.json(handler.progress.snapshot())
 
     @app.page("/health")
     async def health_page(web: Any, request: Any) -> Any:
-        failing = sink.failing_since
-        status = 503 if failing and time.time() - failing > 30 else 200
-        body = {"status": "ok" if status == 200 else "warehouse_unavailable", **progress.snapshot()}
-        return web.json(body, status=status)
+        failing = handler.sink.failing_since
+        healthy = not (failing and time.time() - failing > 30)
+        body = {"status": "ok" if healthy else "warehouse_unavailable", **handler.progress.snapshot()}
+        return web.json(body, status=200 if healthy else 503)
+
+    @app.page("/usage/{account_id}")
+    async def usage_page(web: Any, request: Any, account_id: str) -> Any:
+        window = GRANULARITIES.get(request.query.get("window", "day"))
+        if window is None:
+            return web.json({"error": "window must be minute, hour or day"}, status=400)
+        return web.json(parts.engine.usage(account_id, window))
 
     @app.page("/api/{name}")
     async def api_page(web: Any, request: Any, name: str) -> Any:
@@ -180,29 +152,28 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, Progress]:
         query = QUERIES.get(name)
         if query is None:
             return web.json({"error": f"no query named {name!r}"}, status=404)
-        params = {k: v for k, v in request.query.items()}
+        params = dict(request.query.items())
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(None, lambda: query(parts.warehouse, **params))
         except (UsageflowError, TypeError, ValueError, ArithmeticError) as exc:
-            return web.json({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}, status=400)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return web.json({"error": first}, status=400)
         return web.json(result)
 
-    app.usageflow_sink = sink  # type: ignore[attr-defined]
     app.usageflow_stopping = stopping  # type: ignore[attr-defined]
-    _ = (rate_events, housekeeping, progress_page, health_page, api_page)
-    return app, progress
+    _ = (rate_events, housekeeping, progress_page, health_page, usage_page, api_page)
+    return app, handler
 
 
-async def _sync_accounts(parts: WorkerParts) -> None:
+async def _sync_accounts(parts: WorkerParts, handler: BatchHandler) -> None:
     upserts, deleted = parts.accounts.drain_changes()
     if not upserts and not deleted:
         return
     from usageflow.billing.tables import upsert_accounts
 
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, upsert_accounts, parts.warehouse, upserts, deleted)
+    await handler.sink.retry(lambda: upsert_accounts(parts.warehouse, upserts, deleted), lambda: False)
 
 
-def _reached(progress: Progress, target: dict[int, int]) -> bool:
-    return all(progress.next_offsets.get(p, 0) >= end for p, end in target.items() if end > 0)
+def _reached(next_offsets: dict[int, int], target: dict[int, int]) -> bool:
+    return all(next_offsets.get(p, 0) >= end for p, end in target.items() if end > 0)

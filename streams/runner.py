@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import faust
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.app import Progress, WorkerParts, create_app
+from streams.app import WorkerParts, create_app
+from streams.handler import Progress
+from streams.live_store import fired_from_topic
+from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
@@ -59,9 +63,12 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         book=book,
         warehouse=warehouse,
         accounts=accounts,
+        engine=LiveEngine(book, allowed_lateness=timedelta(hours=settings.stream.allowed_lateness_hours)),
         stop_at_offsets=stop_at_offsets,
     )
-    app, progress = create_app(parts)
+    parts.engine.mark_fired(fired_from_topic(settings.kafka, settings.topics.alerts))
+    app, handler = create_app(parts)
+    progress = handler.progress
     if stop_at_offsets is not None:
         progress.next_offsets.update(
             committed_offsets(settings.kafka, settings.topics.group, settings.topics.events, list(stop_at_offsets))

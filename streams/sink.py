@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
@@ -22,13 +23,18 @@ from usageflow.warehouse.rows import rated_events_table
 log = logging.getLogger(__name__)
 
 EX_TEMPFAIL = 75
+T = TypeVar("T")
 
 
 @dataclass
 class FlushResult:
-    inserted: int
+    fresh: list[int]  # indexes (into the written batch) of the events stored now
     already_stored: int
     seconds: float
+
+    @property
+    def inserted(self) -> int:
+        return len(self.fresh)
 
 
 class WarehouseSink:
@@ -53,30 +59,36 @@ class WarehouseSink:
     def write(self, rated: Sequence[RatedEvent]) -> FlushResult:
         started = time.perf_counter()
         if not rated:
-            return FlushResult(0, 0, 0.0)
+            return FlushResult([], 0, 0.0)
         stored = self.stored_ids(rated)
-        fresh = [r for r in rated if (r.event.account_id, r.event.event_id) not in stored]
+        fresh = [i for i, r in enumerate(rated) if (r.event.account_id, r.event.event_id) not in stored]
         if fresh:
-            self.warehouse.insert_arrow("rated_events", rated_events_table(fresh))
-        return FlushResult(len(fresh), len(rated) - len(fresh), time.perf_counter() - started)
+            self.warehouse.insert_arrow("rated_events", rated_events_table([rated[i] for i in fresh]))
+        return FlushResult(fresh, len(rated) - len(fresh), time.perf_counter() - started)
 
     async def write_until_stored(self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]) -> FlushResult:
-        """Retry with exponential back-off until stored. If the worker is told to stop while the
-        warehouse is down, exit without committing: the batch is read again on restart."""
+        """Store the batch, retrying until the warehouse takes it."""
+        result: FlushResult = await self.retry(lambda: self.write(rated), stopping)
+        self.last_flush_at = time.time()
+        return result
+
+    async def retry(self, work: Callable[[], T], stopping: Callable[[], bool]) -> T:
+        """Run blocking warehouse work in a thread, retrying with exponential back-off. If the
+        worker is told to stop while the warehouse is down, exit without committing: the batch
+        is read again on restart."""
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             try:
-                result = await loop.run_in_executor(None, self.write, rated)
+                value = await loop.run_in_executor(None, work)
             except WarehouseError as exc:
                 self.failing_since = self.failing_since or time.time()
                 if stopping():
                     log.error("warehouse still failing at shutdown (%s): exiting uncommitted", exc)
                     os._exit(EX_TEMPFAIL)
-                log.warning("warehouse write failed, retrying in %.1fs: %s", delay, exc)
+                log.warning("warehouse call failed, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             self.failing_since = None
-            self.last_flush_at = time.time()
-            return result
+            return value

@@ -42,9 +42,7 @@ def _pick(rng: random.Random, weighted: tuple[tuple[object, float], ...]) -> obj
     return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
 
 
-def generate_events(
-    count: int, shape: StreamShape = StreamShape(), seed: int = 7
-) -> Iterator[dict[str, object]]:
+def generate_events(count: int, shape: StreamShape = StreamShape(), seed: int = 7) -> Iterator[dict[str, object]]:
     """`count` distinct events in event-time order (before duplicates/late/bad are mixed in)."""
     rng = random.Random(seed)
     step = shape.span / max(count, 1)
@@ -73,9 +71,7 @@ def generate_events(
         yield event
 
 
-def generate_lines(
-    count: int, shape: StreamShape = StreamShape(), seed: int = 7
-) -> Iterator[bytes]:
+def generate_lines(count: int, shape: StreamShape = StreamShape(), seed: int = 7) -> Iterator[bytes]:
     """JSON lines with the shape's share of duplicates, late re-sends and bad records."""
     rng = random.Random(seed + 1)
     recent: list[bytes] = []

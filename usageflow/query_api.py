@@ -94,6 +94,4 @@ def _ask_worker(data_dir: Path, name: str, params: dict[str, Any], locked: Excep
             detail = json.loads(detail).get("error", detail)
         raise UsageflowError(detail) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise UsageflowError(
-            f"the warehouse is held by a worker that does not answer at {info['url']}: {exc}"
-        ) from exc
+        raise UsageflowError(f"the warehouse is held by a worker that does not answer at {info['url']}: {exc}") from exc

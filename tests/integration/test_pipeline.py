@@ -85,9 +85,7 @@ def test_replay_bills_the_cli_example_exactly(cli: UsageflowCli, tmp_path: Path)
     assert json.loads(unknown["original_text"])["model"] == "gpt-unknown"
 
 
-def test_replaying_the_same_file_twice_changes_no_invoice(
-    cli: UsageflowCli, tmp_path: Path
-) -> None:
+def test_replaying_the_same_file_twice_changes_no_invoice(cli: UsageflowCli, tmp_path: Path) -> None:
     (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
     cli.run("accounts", "load", str(tmp_path / "accounts.yaml"))
     events = cli_example_events(tmp_path)
@@ -95,18 +93,14 @@ def test_replaying_the_same_file_twice_changes_no_invoice(
     first = cli.json("invoice", "--month", "2026-11", "--format", "json")
     out = cli.run("replay", str(events)).stdout
     assert "stored 0" in out
-    assert (
-        cli.json("invoice", "--month", "2026-11", "--format", "json") == first == EXPECTED_INVOICE
-    )
+    assert cli.json("invoice", "--month", "2026-11", "--format", "json") == first == EXPECTED_INVOICE
 
 
 def test_unknown_account_is_billed_payg(cli: UsageflowCli, tmp_path: Path) -> None:
     # pricing.md §3 example: 600,000 flagship peak tokens in us-west, payg: usage 3.24.
     events = [event(n, 200_000, account_id="walk-in") for n in range(3)]
     cli.run("replay", str(write_lines(tmp_path / "e.jsonl", events)))
-    (invoice,) = cli.json(
-        "invoice", "--month", "2026-11", "--account", "walk-in", "--format", "json"
-    )
+    (invoice,) = cli.json("invoice", "--month", "2026-11", "--account", "walk-in", "--format", "json")
     assert invoice["plan"] == "payg"
     assert invoice["lines"] == [{"kind": "usage", "amount": "3.24", "tokens": 600000}]
     assert invoice["total"] == "3.24"

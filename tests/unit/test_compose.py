@@ -25,9 +25,7 @@ def test_images_are_pinned(compose: dict) -> None:
     for name, service in compose["services"].items():
         if "image" in service:
             image = service["image"]
-            assert re.search(r":\d+(\.\d+)+$", image), (
-                f"{name}: image {image} is not pinned to a version"
-            )
+            assert re.search(r":\d+(\.\d+)+$", image), f"{name}: image {image} is not pinned to a version"
         else:
             assert "build" in service, name
     assert (ROOT / "Dockerfile").exists()

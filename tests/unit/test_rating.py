@@ -87,9 +87,7 @@ def test_unknown_model_and_region_are_not_priced_silently() -> None:
 
 @given(st.integers(0, 10_000_000), st.integers(0, 10_000_000))
 def test_cost_is_exact_and_linear(inp: int, out: int) -> None:
-    rated = rate_event(
-        ev(input_tokens=inp, output_tokens=out, model="qwen-plus", region="eu-central"), None, BOOK
-    )
+    rated = rate_event(ev(input_tokens=inp, output_tokens=out, model="qwen-plus", region="eu-central"), None, BOOK)
     per_token = Decimal("0.006") * Decimal("0.8") * Decimal("0.9") / 1000
     assert rated.list_cost == (inp + out) * per_token
     assert rated.list_cost.as_tuple().exponent >= -12  # fits Decimal(38, 12) without rounding

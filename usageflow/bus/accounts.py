@@ -84,7 +84,7 @@ class AccountDirectory:
                 error = msg.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        at_eof.add(msg.partition())
+                        at_eof.add(msg.partition() or 0)
                         if len(at_eof) == len(partitions):
                             self._caught_up.set()
                     else:

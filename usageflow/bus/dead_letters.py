@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import cast
 
 import orjson
 
-from schemas import DeadLetter
+from schemas import DeadLetter, DeadLetterReason
 
 
 def dead_letter_value(
@@ -22,7 +23,7 @@ def dead_letter_value(
     """JSON value of a dead-letter record: exact original bytes (base64) plus a readable copy."""
     raw = original or b""
     record = DeadLetter(
-        reason=reason,  # type: ignore[arg-type]
+        reason=cast(DeadLetterReason, reason),
         message=message,
         topic=topic,
         partition=partition,

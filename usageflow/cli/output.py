@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+if not console.is_terminal:
+    console = Console(width=160)  # pipes and logs: do not squeeze tables into 80 columns
 err_console = Console(stderr=True)
 
 

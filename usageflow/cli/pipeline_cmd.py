@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import orjson
 import typer
@@ -16,6 +16,9 @@ from schemas import Account
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, err_console, print_json
 from usageflow.errors import UsageflowError
+
+if TYPE_CHECKING:
+    from usageflow.bus.producer import PublishReport
 
 accounts_app = typer.Typer(help="Manage accounts (plans, discounts, time zones, budgets).")
 
@@ -33,7 +36,7 @@ def _lines(handle: BinaryIO) -> Iterator[bytes]:
     yield from handle
 
 
-def publish_file(ctx: CliContext, file: str, quiet: bool = False):  # type: ignore[no-untyped-def]
+def publish_file(ctx: CliContext, file: str, quiet: bool = False) -> PublishReport:
     from usageflow.bus.admin import ensure_topics
     from usageflow.bus.producer import Publisher
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, print_json
 
+if TYPE_CHECKING:
+    from streams.runner import WorkerSettings
+    from usageflow.broker.local import LocalKafka
+
 kafka_app = typer.Typer(help="Run a local single-node Apache Kafka broker (KRaft) from pinned jars.")
 
 
-def _local_kafka(ctx: CliContext, port: int | None = None):  # type: ignore[no-untyped-def]
+def _local_kafka(ctx: CliContext, port: int | None = None) -> LocalKafka:
     from usageflow.broker.local import LocalKafka
 
     paths = ctx.paths()
@@ -64,14 +68,18 @@ def kafka_status(
 
 
 def migrate_cmd(typer_ctx: typer.Context) -> None:
-    """Apply sql/ to the warehouse; safe to run again."""
+    """Apply sql/ to the warehouse and load the price book; safe to run again."""
+    from usageflow.billing.tables import load_price_book as load_price_tables
+    from usageflow.pricing.price_book import load_price_book
     from usageflow.warehouse import open_warehouse
     from usageflow.warehouse.migrate import migrate
 
     ctx: CliContext = typer_ctx.obj
+    book = load_price_book(ctx.paths().price_book)
     warehouse = open_warehouse(ctx.warehouse_url())
     try:
         applied = migrate(warehouse)
+        load_price_tables(warehouse, book)
     finally:
         warehouse.close()
     if applied:
@@ -91,7 +99,7 @@ def worker_cmd(
     run_worker(worker_settings(ctx, loglevel))
 
 
-def worker_settings(ctx: CliContext, loglevel: str = "WARNING"):  # type: ignore[no-untyped-def]
+def worker_settings(ctx: CliContext, loglevel: str = "WARNING") -> WorkerSettings:
     from streams.runner import WorkerSettings
 
     return WorkerSettings(

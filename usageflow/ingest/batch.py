@@ -31,6 +31,7 @@ class Rejected:
 @dataclass
 class BatchOutcome:
     rated: list[RatedEvent] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)  # the source partition of each rated event
     rejected: list[Rejected] = field(default_factory=list)
     duplicates_in_batch: int = 0
 
@@ -56,4 +57,5 @@ def process_batch(
             continue
         seen.add(identity)
         outcome.rated.append(rated)
+        outcome.partitions.append(record.partition)
     return outcome

@@ -43,9 +43,7 @@ def _decode_object(raw: bytes | None) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise ValidationFailure("invalid_json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValidationFailure(
-            "invalid_json", f"expected a JSON object, got {type(data).__name__}"
-        )
+        raise ValidationFailure("invalid_json", f"expected a JSON object, got {type(data).__name__}")
     return data
 
 

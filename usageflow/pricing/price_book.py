@@ -111,12 +111,8 @@ def _default_plans() -> dict[str, Plan]:
     return {
         "starter": Plan(monthly_tokens=500_000, max_concurrent=5, monthly_fee=Decimal("299")),
         "standard": Plan(monthly_tokens=2_000_000, max_concurrent=20, monthly_fee=Decimal("999")),
-        "professional": Plan(
-            monthly_tokens=10_000_000, max_concurrent=100, monthly_fee=Decimal("3999")
-        ),
-        "enterprise": Plan(
-            monthly_tokens=50_000_000, max_concurrent=500, monthly_fee=Decimal("14999")
-        ),
+        "professional": Plan(monthly_tokens=10_000_000, max_concurrent=100, monthly_fee=Decimal("3999")),
+        "enterprise": Plan(monthly_tokens=50_000_000, max_concurrent=500, monthly_fee=Decimal("14999")),
     }
 
 
@@ -182,11 +178,7 @@ class PriceBook(BaseModel):
 
     def input_per_1k(self, model: str) -> Decimal:
         price = self.models[model]
-        return (
-            price.input_per_1k
-            if price.input_per_1k is not None
-            else self.base_per_1k * price.multiplier
-        )
+        return price.input_per_1k if price.input_per_1k is not None else self.base_per_1k * price.multiplier
 
     def output_per_1k(self, model: str) -> Decimal:
         price = self.models[model]

@@ -63,18 +63,14 @@ def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> R
     if event.model not in book.models:
         raise ValidationFailure("unknown_model", f"model {event.model!r} is not in the price book")
     if event.region and event.region not in book.regions:
-        raise ValidationFailure(
-            "unknown_region", f"region {event.region!r} is not in the price book"
-        )
+        raise ValidationFailure("unknown_region", f"region {event.region!r} is not in the price book")
     tz_name = billing_timezone(account, book)
     local = event.ts.astimezone(zone(tz_name))
     in_price = book.input_per_1k(event.model)
     out_price = book.output_per_1k(event.model)
     region_mult = book.region_multiplier(event.region)
     off_peak_mult = book.off_peak.multiplier if is_off_peak(local, book) else _ONE
-    cost = list_cost(
-        event.input_tokens, event.output_tokens, in_price, out_price, region_mult, off_peak_mult
-    )
+    cost = list_cost(event.input_tokens, event.output_tokens, in_price, out_price, region_mult, off_peak_mult)
     return RatedEvent(
         event=event,
         input_per_1k=in_price,

@@ -50,15 +50,11 @@ def parse_warehouse_url(url: str) -> WarehouseTarget:
         if rest.startswith("//"):
             rest = rest[2:]
         if not rest:
-            raise ConfigError(
-                "USAGEFLOW_WAREHOUSE=chdb: needs a path, e.g. chdb:./.usageflow/warehouse"
-            )
+            raise ConfigError("USAGEFLOW_WAREHOUSE=chdb: needs a path, e.g. chdb:./.usageflow/warehouse")
         return WarehouseTarget(kind="chdb", path=Path(rest).expanduser().resolve())
     parsed = urlparse(url)
     if parsed.scheme not in ("clickhouse", "clickhouses", "http", "https"):
-        raise ConfigError(
-            "USAGEFLOW_WAREHOUSE must look like chdb:PATH or clickhouse://user:pass@host:8123/db"
-        )
+        raise ConfigError("USAGEFLOW_WAREHOUSE must look like chdb:PATH or clickhouse://user:pass@host:8123/db")
     database = parsed.path.strip("/") or DEFAULT_DATABASE
     if not _DB_NAME.match(database):
         raise ConfigError(f"warehouse database name {database!r} is not a plain identifier")
@@ -118,9 +114,7 @@ class Warehouse:
         except ClickHouseError as exc:
             raise WarehouseError(_one_line(exc)) from exc
 
-    def insert_rows(
-        self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]
-    ) -> None:
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         try:
             self._client.insert(table, rows, column_names=list(columns), database=self.database)
         except ClickHouseError as exc:
@@ -152,9 +146,7 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
             )
         bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         if target.kind == "chdb":
-            client = clickhouse_connect.get_client(
-                interface="chdb", path=str(target.path), database=database
-            )
+            client = clickhouse_connect.get_client(interface="chdb", path=str(target.path), database=database)
         else:
             client = clickhouse_connect.get_client(
                 host=target.host,

@@ -75,9 +75,7 @@ def migrate(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
                 warehouse.command(statement)
             except WarehouseError as exc:
                 raise WarehouseError(f"migration {migration.path.name} failed: {exc}") from exc
-        warehouse.insert_rows(
-            "schema_migrations", [[migration.version, migration.checksum]], ["version", "checksum"]
-        )
+        warehouse.insert_rows("schema_migrations", [[migration.version, migration.checksum]], ["version", "checksum"])
         newly.append(migration.version)
     return newly
 
@@ -85,6 +83,4 @@ def migrate(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
 def changed_since_applied(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
     """Versions whose file no longer matches what was applied (a new migration is the fix)."""
     done = applied(warehouse)
-    return [
-        m.version for m in discover(sql_dir) if m.version in done and done[m.version] != m.checksum
-    ]
+    return [m.version for m in discover(sql_dir) if m.version in done and done[m.version] != m.checksum]

@@ -1,0 +1,118 @@
+"""What the agent does with one batch: dead letters, storage, then the live side (alerts).
+
+Order matters for exactly-once: accounts new to this worker are seeded from the warehouse
+*before* the batch is stored (so the seed never includes the batch), only events stored now
+(`fresh`) reach the live state, and an alert is recorded in the warehouse only after Kafka
+acknowledged it. The offsets of the batch are committed by Faust after `handle` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.live_store import alert_bytes, seed_accounts, store_alerts
+from streams.sink import FlushResult, WarehouseSink
+from usageflow.alerting.engine import LiveEngine
+from usageflow.bus.accounts import AccountDirectory
+from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
+from usageflow.ingest.batch import RawRecord, process_batch
+from usageflow.pricing.price_book import PriceBook
+from usageflow.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What the worker has done, for `replay`, `up` and the HTTP endpoints."""
+
+    consumed: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    late: int = 0
+    alerts: int = 0
+    flushes: int = 0
+    last_flush_s: float = 0.0
+    last_flush_at: str | None = None
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "consumed": self.consumed,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "late": self.late,
+            "alerts": self.alerts,
+            "flushes": self.flushes,
+            "last_flush_s": round(self.last_flush_s, 4),
+            "last_flush_at": self.last_flush_at,
+        }
+
+
+class BatchHandler:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        accounts: AccountDirectory,
+        book: PriceBook,
+        engine: LiveEngine,
+        send_dead_letter: Callable[[bytes | None, bytes, list[tuple[str, bytes]]], Any],
+        send_alert: Callable[[bytes, bytes], Any],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.warehouse = warehouse
+        self.accounts = accounts
+        self.book = book
+        self.engine = engine
+        self.sink = WarehouseSink(warehouse)
+        self.send_dead_letter = send_dead_letter
+        self.send_alert = send_alert
+        self.stopping = stopping
+        self.progress = Progress()
+
+    async def handle(self, records: list[RawRecord]) -> None:
+        outcome = process_batch(records, self.accounts.get, self.book)
+        for rejected in outcome.rejected:
+            r = rejected.record
+            value = dead_letter_value(rejected.reason, rejected.message, r.value, r.topic, r.partition, r.offset, r.key)
+            await self.send_dead_letter(r.key, value, dead_letter_headers(rejected.reason))
+        new_accounts = self.engine.unknown_accounts(r.event.account_id for r in outcome.rated)
+        if new_accounts:
+            seeds = await self._until_ok(lambda: seed_accounts(self.warehouse, new_accounts))
+            for seed in seeds:
+                self.engine.seed_account(seed)
+        result = await self.sink.write_until_stored(outcome.rated, self.stopping)
+        fresh = [(outcome.partitions[i], outcome.rated[i]) for i in result.fresh]
+        live = self.engine.process(fresh, self.accounts.get, datetime.now(UTC))
+        for alert in live.alerts:
+            delivery = await self.send_alert(alert.account_id.encode(), alert_bytes(alert))
+            await delivery  # acknowledged by Kafka before it counts as fired
+        if live.alerts:
+            await self._until_ok(lambda: store_alerts(self.warehouse, live.alerts))
+        p = self.progress
+        p.duplicates += result.already_stored + outcome.duplicates_in_batch
+        p.dead_lettered += len(outcome.rejected)
+        p.late += live.late
+        p.alerts += len(live.alerts)
+        self._count(records, result)
+
+    async def _until_ok(self, work: Callable[[], Any]) -> Any:
+        """Warehouse reads/writes of the live side share the sink's retry policy."""
+        return await self.sink.retry(work, self.stopping)
+
+    def _count(self, records: list[RawRecord], result: FlushResult) -> None:
+        p = self.progress
+        p.consumed += len(records)
+        p.stored += result.inserted
+        p.flushes += 1
+        p.last_flush_s = result.seconds
+        p.last_flush_at = datetime.now(UTC).isoformat(timespec="seconds")
+        for r in records:
+            if r.offset + 1 > p.next_offsets.get(r.partition, 0):
+                p.next_offsets[r.partition] = r.offset + 1

@@ -1,0 +1,103 @@
+"""Where the live side's state is restored from and alerts are recorded (warehouse, topic)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from decimal import Decimal
+
+import orjson
+import pyarrow as pa
+
+from schemas import Alert
+from usageflow.alerting.engine import AccountSeed
+from usageflow.alerting.rules import AlertKey, alert_key
+from usageflow.bus.reader import read_topic
+from usageflow.config import KafkaSettings
+from usageflow.warehouse import Warehouse
+
+_NEWEST = (
+    "WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events "
+    "WHERE account_id IN {accounts:Array(String)} GROUP BY account_id) "
+)
+
+
+def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str]) -> list[AccountSeed]:
+    """Period totals (about the last 3 months and 5 days of each account's event time), its
+    requests of the last 2 hours, and its recorded alerts: everything `LiveEngine` needs."""
+    params = {"accounts": list(account_ids)}
+    months = warehouse.query(
+        _NEWEST + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
+        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, sum(r.list_cost) AS cost "
+        "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
+        "WHERE r.ts >= n.newest_ts - INTERVAL 100 DAY GROUP BY r.account_id, r.billing_month",
+        params,
+    )
+    days = warehouse.query(
+        _NEWEST + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
+        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens "
+        "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
+        "WHERE r.ts >= n.newest_ts - INTERVAL 6 DAY GROUP BY r.account_id, r.billing_date",
+        params,
+    )
+    recent = warehouse.query(
+        _NEWEST + "SELECT r.account_id AS account_id, r.ts AS ts, r.latency_ms AS latency_ms "
+        "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
+        "WHERE r.ts >= n.newest_ts - INTERVAL 2 HOUR",
+        params,
+    )
+    fired = warehouse.query(
+        "SELECT account_id, type, period, toString(level) AS level FROM alerts FINAL "
+        "WHERE account_id IN {accounts:Array(String)}",
+        params,
+    )
+    seeds = {a: AccountSeed(account_id=a) for a in account_ids}
+    for row in months:
+        seed = seeds[row["account_id"]]
+        seed.month_tokens[row["billing_month"]] = int(row["tokens"])
+        seed.month_list_cost[row["billing_month"]] = Decimal(row["cost"])
+    for row in days:
+        seeds[row["account_id"]].day_tokens[row["day"]] = int(row["tokens"])
+    for row in recent:
+        ts = row["ts"] if row["ts"].tzinfo else row["ts"].replace(tzinfo=UTC)
+        seeds[row["account_id"]].recent_requests.append((ts, int(row["latency_ms"])))
+    for row in fired:
+        seeds[row["account_id"]].fired.append((row["account_id"], row["type"], row["period"], row["level"]))
+    return list(seeds.values())
+
+
+def store_alerts(warehouse: Warehouse, alerts: Sequence[Alert]) -> None:
+    if not alerts:
+        return
+    money = pa.decimal128(38, 12)
+    table = pa.table(
+        {
+            "alert_id": [a.alert_id for a in alerts],
+            "type": [a.type for a in alerts],
+            "account_id": [a.account_id for a in alerts],
+            "period": [a.period for a in alerts],
+            "level": pa.array([a.level for a in alerts], money),
+            "value": pa.array([a.value for a in alerts], money),
+            "limit": pa.array([a.limit for a in alerts], money),
+            "percentage": pa.array([a.percentage for a in alerts], money),
+            "plan": [a.plan for a in alerts],
+            "triggered_at": pa.array([a.triggered_at for a in alerts], pa.timestamp("ms", tz="UTC")),
+            "emitted_at": pa.array([a.emitted_at for a in alerts], pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    warehouse.insert_arrow("alerts", table)
+
+
+def fired_from_topic(kafka: KafkaSettings, topic: str) -> list[AlertKey]:
+    """Keys of every alert already on the alerts topic (the log of what was published)."""
+    keys = []
+    for msg in read_topic(kafka, topic):
+        try:
+            keys.append(alert_key(Alert.model_validate(orjson.loads(msg.value() or b"{}"))))
+        except ValueError:
+            continue
+    return keys
+
+
+def alert_bytes(alert: Alert) -> bytes:
+    return orjson.dumps(alert.model_dump(mode="json"))
