@@ -13,12 +13,15 @@ import os
 import signal
 import ssl
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from streams.handler import BatchHandler
+from streams.lag import LagProbe
+from streams.sink import EX_TEMPFAIL
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
@@ -117,19 +120,47 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
             stream.flush_max_rows, within=stream.flush_interval_s
         ):
             m = [e.message for e in batch]
-            await handler.handle([RawRecord(x.key, x.value, x.topic, x.partition, x.offset) for x in m])
+            await finish_even_if_cancelled(
+                handler.handle([RawRecord(x.key, x.value, x.topic, x.partition, x.offset) for x in m])
+            )
 
     @app.timer(0.5)
     async def housekeeping() -> None:
+        handler.metrics.warehouse_down.set(1 if handler.sink.failing_since else 0)
         await _sync_accounts(parts, handler)
         if parts.stop_at_offsets is not None and _reached(handler.progress.next_offsets, parts.stop_at_offsets):
             log.info("replay complete: %s", handler.progress.snapshot())
             stopping["flag"] = True
             os.kill(os.getpid(), signal.SIGTERM)
 
+    lag_probe = LagProbe(parts.kafka, parts.topics.events, parts.topics.group)
+
+    @app.timer(5.0)
+    async def measure_lag() -> None:
+        loop = asyncio.get_running_loop()
+        ends, committed = await loop.run_in_executor(None, lag_probe.offsets)
+        lag_probe.update(handler, ends, committed)
+
     @app.page("/progress")
     async def progress_page(web: Any, request: Any) -> Any:
         return web.json(handler.progress.snapshot())
+
+    @app.page("/status")
+    async def status_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {
+                **handler.progress.snapshot(),
+                "lag": lag_probe.lag,
+                "events_per_s": round(lag_probe.rate, 1),
+                "warehouse": parts.warehouse.target.describe(),
+                "warehouse_failing_since": handler.sink.failing_since,
+                "recent_alerts": list(handler.recent_alerts),
+            }
+        )
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(handler.metrics.render(), content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health_page(web: Any, request: Any) -> Any:
@@ -162,8 +193,34 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         return web.json(result)
 
     app.usageflow_stopping = stopping  # type: ignore[attr-defined]
-    _ = (rate_events, housekeeping, progress_page, health_page, usage_page, api_page)
+    _ = (
+        rate_events,
+        housekeeping,
+        measure_lag,
+        progress_page,
+        status_page,
+        metrics_page,
+        health_page,
+        usage_page,
+        api_page,
+    )
     return app, handler
+
+
+async def finish_even_if_cancelled(work: Coroutine[Any, Any, None], grace_s: float = 60.0) -> None:
+    """Faust acknowledges a batch when the agent leaves it, even when the agent is cancelled at
+    shutdown: so a batch in hand is completed (stored, dead letters and alerts sent) first."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(task, timeout=grace_s)
+        except TimeoutError:
+            # Still not stored (warehouse down): exit before Faust commits the batch's offsets.
+            log.error("batch not stored within %.0fs of shutdown: exiting uncommitted", grace_s)
+            os._exit(EX_TEMPFAIL)
+        raise
 
 
 async def _sync_accounts(parts: WorkerParts, handler: BatchHandler) -> None:

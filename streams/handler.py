@@ -9,6 +9,7 @@ acknowledged it. The offsets of the batch are committed by Faust after `handle` 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.ingest.batch import RawRecord, process_batch
+from usageflow.metrics import WorkerMetrics
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse import Warehouse
 
@@ -75,6 +77,8 @@ class BatchHandler:
         self.send_alert = send_alert
         self.stopping = stopping
         self.progress = Progress()
+        self.metrics = WorkerMetrics()
+        self.recent_alerts: deque[dict[str, Any]] = deque(maxlen=20)
 
     async def handle(self, records: list[RawRecord]) -> None:
         outcome = process_batch(records, self.accounts.get, self.book)
@@ -101,6 +105,14 @@ class BatchHandler:
         p.late += live.late
         p.alerts += len(live.alerts)
         self._count(records, result)
+        m = self.metrics
+        m.duplicates.inc(result.already_stored + outcome.duplicates_in_batch)
+        m.late.inc(live.late)
+        for rejected in outcome.rejected:
+            m.dead_letters.labels(rejected.reason).inc()
+        for alert in live.alerts:
+            m.alerts.labels(alert.type).inc()
+            self.recent_alerts.appendleft(alert.model_dump(mode="json"))
 
     async def _until_ok(self, work: Callable[[], Any]) -> Any:
         """Warehouse reads/writes of the live side share the sink's retry policy."""
@@ -113,6 +125,12 @@ class BatchHandler:
         p.flushes += 1
         p.last_flush_s = result.seconds
         p.last_flush_at = datetime.now(UTC).isoformat(timespec="seconds")
+        m = self.metrics
+        m.consumed.inc(len(records))
+        m.stored.inc(result.inserted)
+        m.flush_seconds.observe(result.seconds)
+        m.batch_size.observe(len(records))
+        m.last_flush.set_to_current_time()
         for r in records:
             if r.offset + 1 > p.next_offsets.get(r.partition, 0):
                 p.next_offsets[r.partition] = r.offset + 1

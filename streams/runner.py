@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import faust
-from confluent_kafka import Consumer, TopicPartition
 
 from streams.app import WorkerParts, create_app
 from streams.handler import Progress
 from streams.live_store import fired_from_topic
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
-from usageflow.bus.admin import ensure_topics
+from usageflow.bus.admin import committed_offsets, ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.pricing.price_book import load_price_book
 from usageflow.query_api import remove_endpoint, write_endpoint
@@ -32,15 +31,6 @@ class WorkerSettings:
     paths: PathSettings
     warehouse_url: str
     loglevel: str = "WARNING"
-
-
-def committed_offsets(kafka: KafkaSettings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
-    consumer = Consumer({**kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=15)
-        return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
-    finally:
-        consumer.close()
 
 
 def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None = None) -> Progress:

@@ -78,6 +78,20 @@ def run_query(warehouse_url: str, data_dir: Path, name: str, **params: Any) -> A
         warehouse.close()
 
 
+def worker_status(data_dir: Path) -> dict[str, Any]:
+    """GET /status of the worker recorded in `<data_dir>/worker.json`."""
+    try:
+        info = json.loads(endpoint_file(data_dir).read_text())
+    except (OSError, ValueError):
+        raise UsageflowError(f"no worker is running for {data_dir} (start one with `usageflow worker`)") from None
+    try:
+        with urllib.request.urlopen(f"{info['url']}/status", timeout=10) as response:  # noqa: S310
+            status: dict[str, Any] = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        raise UsageflowError(f"the worker at {info['url']} does not answer: {exc}") from exc
+    return {"url": info["url"], "pid": info["pid"], **status}
+
+
 def _ask_worker(data_dir: Path, name: str, params: dict[str, Any], locked: Exception) -> Any:
     try:
         info = json.loads(endpoint_file(data_dir).read_text())

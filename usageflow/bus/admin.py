@@ -58,3 +58,12 @@ def end_offsets(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict
         raise BrokerError(f"cannot read offsets of {topic}: {exc}") from exc
     finally:
         consumer.close()
+
+
+def committed_offsets(kafka: KafkaSettings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    consumer = Consumer({**kafka.confluent_config(), "group.id": group, "enable.auto.commit": False})
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=15)
+        return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
+    finally:
+        consumer.close()

@@ -112,7 +112,35 @@ def worker_settings(ctx: CliContext, loglevel: str = "WARNING") -> WorkerSetting
     )
 
 
+def status_cmd(
+    typer_ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The running worker at a glance: lag, throughput, last flush, counts, recent alerts."""
+    from usageflow.query_api import worker_status
+
+    ctx: CliContext = typer_ctx.obj
+    status = worker_status(ctx.paths().data_dir)
+    if fmt == "json":
+        print_json(status)
+        return
+    lag = status.get("lag", {})
+    console.print(
+        f"worker {status['url']} (pid {status['pid']}), warehouse {status.get('warehouse')}\n"
+        f"  lag {sum(lag.values()):,} records  "
+        + " ".join(f"p{p}={n:,}" for p, n in sorted(lag.items(), key=lambda kv: int(kv[0])))
+        + f"\n  throughput {status.get('events_per_s', 0):,} events/s, last flush {status.get('last_flush_at')}"
+        f" ({status.get('last_flush_s')} s)\n"
+        f"  consumed {status['consumed']:,}, stored {status['stored']:,}, duplicates {status['duplicates']:,}, "
+        f"dead-lettered {status['dead_lettered']:,}, late {status['late']:,}, alerts {status['alerts']:,}",
+        highlight=False,
+    )
+    if status.get("warehouse_failing_since"):
+        console.print("  [red]warehouse writes are failing; the worker is retrying and holding its offsets[/red]")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("status")(status_cmd)
     app.add_typer(kafka_app, name="kafka")
     app.command("migrate")(migrate_cmd)
     app.command("worker")(worker_cmd)

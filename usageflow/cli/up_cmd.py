@@ -13,6 +13,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import typer
@@ -23,6 +24,7 @@ from rich.table import Table
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console
 from usageflow.generator import BAD_LINES, StreamShape, generate_events
+from usageflow.pricing.price_book import load_price_book
 
 DEMO_ACCOUNTS = Path(__file__).resolve().parents[2] / "demo" / "accounts.yaml"
 
@@ -82,30 +84,29 @@ def _get(url: str) -> Any:
 
 def _view(pub: DemoPublisher, progress: Any, invoices: Any, month: str) -> Group:
     stats = Table(title="usageflow — live", title_justify="left")
-    for col in (
-        "published",
-        "rejected at publish",
-        "consumed",
-        "stored",
-        "duplicates",
-        "dead-lettered",
-    ):
-        stats.add_column(col, justify="right")
+    counters = ("consumed", "stored", "duplicates", "dead_lettered", "alerts", "events_per_s")
+    for col in ("published", "rejected at publish", *counters):
+        stats.add_column(col.replace("_", " "), justify="right")
     p = progress or {}
-    stats.add_row(
-        str(pub.published),
-        str(pub.rejected),
-        str(p.get("consumed", "…")),
-        str(p.get("stored", "…")),
-        str(p.get("duplicates", "…")),
-        str(p.get("dead_lettered", "…")),
-    )
+    stats.add_row(str(pub.published), str(pub.rejected), *(str(p.get(k, "…")) for k in counters))
+    recent = Table(title="Latest alerts", title_justify="left")
+    for col in ("triggered_at", "account", "type", "period", "level", "value / limit"):
+        recent.add_column(col)
+    for a in p.get("recent_alerts", [])[:6]:
+        recent.add_row(
+            a["triggered_at"][:19],
+            a["account_id"],
+            a["type"],
+            a["period"],
+            str(a["level"]),
+            f"{a['value']} / {a['limit']}",
+        )
     inv = Table(title=f"Invoices {month} (CNY)", title_justify="left")
     for col in ("account", "plan", "tokens", "billable", "total"):
         inv.add_column(col, justify="left" if col in ("account", "plan") else "right")
     for i in invoices or []:
         inv.add_row(i["account_id"], i["plan"], f"{i['tokens']:,}", f"{i['billable_tokens']:,}", i["total"])
-    return Group(stats, inv, "[dim]Ctrl-C stops the demo (worker and the broker it started).[/dim]")
+    return Group(stats, recent, inv, "[dim]Ctrl-C stops the demo (worker and the broker it started).[/dim]")
 
 
 def up_cmd(
@@ -180,14 +181,14 @@ def _spawn_worker(ctx: CliContext) -> tuple[subprocess.Popen[bytes], Path]:
 def _live_view(ctx: CliContext, worker: subprocess.Popen[bytes], log_path: Path, publisher: DemoPublisher) -> None:
     stream = ctx.stream()
     base = f"http://{stream.http_host}:{stream.http_port}"
-    month = datetime.now(UTC).astimezone().strftime("%Y-%m")
+    month = datetime.now(ZoneInfo(load_price_book(ctx.paths().price_book).billing_timezone)).strftime("%Y-%m")
     invoices: Any = None
     with Live(_view(publisher, None, None, month), console=console, refresh_per_second=2) as live:
         tick = 0
         while True:
             if worker.poll() is not None:
                 raise typer.Exit(_worker_died(log_path))
-            progress = _get(f"{base}/progress")
+            progress = _get(f"{base}/status")
             if tick % 3 == 0:
                 invoices = _get(f"{base}/api/invoices?month={month}") or invoices
             live.update(_view(publisher, progress, invoices, month))

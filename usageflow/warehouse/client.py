@@ -7,6 +7,7 @@ message naming the lock holder, never a half-open client.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -135,7 +136,10 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
         if target.kind == "chdb":
             assert target.path is not None
             target.path.mkdir(parents=True, exist_ok=True)
+            if target.path not in _OPENED_HERE and _locked_by_another_process(target.path):
+                raise WarehouseLockedError(_locked_message(target))
             bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))
+            _OPENED_HERE.add(target.path)
         else:
             bootstrap = clickhouse_connect.get_client(
                 host=target.host,
@@ -156,16 +160,42 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
                 secure=target.secure,
                 database=database,
             )
+    except WarehouseLockedError:
+        raise
     except Exception as exc:
         message = _one_line(exc)
         if "Cannot lock file" in message or "already running" in message:
-            raise WarehouseLockedError(
-                f"warehouse {target.describe()} is in use by another process (chDB allows one "
-                "process per path): stop `usageflow worker`/`usageflow up` first, or point "
-                "USAGEFLOW_WAREHOUSE at a ClickHouse server"
-            ) from exc
+            raise WarehouseLockedError(_locked_message(target)) from exc
         raise WarehouseError(f"cannot open warehouse {target.describe()}: {message}") from exc
     return Warehouse(client, target, database)
+
+
+_OPENED_HERE: set[Path] = set()
+
+
+def _locked_by_another_process(path: Path) -> bool:
+    """chDB (like clickhouse-server) holds an exclusive flock on `<path>/status` while it runs.
+    Probe it ourselves, so a second process gets a clear error instead of chDB's stderr noise."""
+    status = path / "status"
+    if not status.exists():
+        return False
+    try:
+        with status.open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _locked_message(target: WarehouseTarget) -> str:
+    return (
+        f"warehouse {target.describe()} is in use by another process (chDB allows one process per "
+        "path): stop `usageflow worker`/`usageflow up` first, or point USAGEFLOW_WAREHOUSE at a "
+        "ClickHouse server"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
