@@ -23,12 +23,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv/ with the `usageflow` command and dev tools
 	@echo "installed: $(BIN)/usageflow"
 
+.PHONY: system-deps
+system-deps: ## Install missing system packages (JDK 17, Maven, Chromium) with apt-get
+	@bash scripts/system-deps.sh
+
 .PHONY: run
 run: $(STAMP) ## Demo: local Kafka, migrations, sample accounts and events, live view, invoices (Ctrl-C stops all)
+	@bash scripts/system-deps.sh run
 	$(BIN)/usageflow up
 
 .PHONY: test
-test: $(STAMP) ## Unit and integration tests (starts its own Kafka broker, embedded ClickHouse)
+test: $(STAMP) system-deps ## Unit and integration tests (starts its own Kafka broker, embedded ClickHouse)
 	$(PYTEST) -m "not faults" -q
 
 .PHONY: test-unit
@@ -36,7 +41,7 @@ test-unit: $(STAMP) ## Unit tests only (no infrastructure)
 	$(PYTEST) -m unit -q
 
 .PHONY: test-faults
-test-faults: $(STAMP) ## Long fault-injection suite (crashes, broker/warehouse outages)
+test-faults: $(STAMP) system-deps ## Long fault-injection suite (crashes, broker/warehouse outages)
 	$(PYTEST) -m faults -q
 
 .PHONY: lint

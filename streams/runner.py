@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import faust
 
@@ -15,12 +18,14 @@ from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import committed_offsets, ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
-from usageflow.pricing.price_book import load_price_book
+from usageflow.errors import BrokerError, WarehouseError
+from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.query_api import remove_endpoint, write_endpoint
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,13 +40,9 @@ class WorkerSettings:
 
 def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None = None) -> Progress:
     """Run until stopped (or, for replay, until `stop_at_offsets` are stored). Blocks."""
-    ensure_topics(settings.kafka, settings.topics)
     book = load_price_book(settings.paths.price_book)
-    warehouse = open_warehouse(settings.warehouse_url)
-    migrate(warehouse)
-    from usageflow.billing.tables import load_price_book as load_price_tables
-
-    load_price_tables(warehouse, book)
+    _until_ready("Kafka", lambda: ensure_topics(settings.kafka, settings.topics))
+    warehouse = _until_ready("the warehouse", lambda: _prepare_warehouse(settings.warehouse_url, book))
     accounts = AccountDirectory(settings.kafka, settings.topics.accounts)
     accounts.start()
     _store_accounts(warehouse, accounts)
@@ -81,6 +82,32 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         accounts.stop()
         warehouse.close()
     return progress
+
+
+def _prepare_warehouse(url: str, book: PriceBook) -> Warehouse:
+    from usageflow.billing.tables import load_price_book as load_price_tables
+
+    warehouse = open_warehouse(url)
+    try:
+        migrate(warehouse)
+        load_price_tables(warehouse, book)
+    except WarehouseError:
+        warehouse.close()
+        raise
+    return warehouse
+
+
+def _until_ready(what: str, attempt: Callable[[], T], max_delay_s: float = 30.0) -> T:
+    """At start, wait for an unavailable broker or warehouse (locked chDB path, server down)
+    with back-off instead of exiting; configuration errors still stop at once."""
+    delay = 0.5
+    while True:
+        try:
+            return attempt()
+        except (BrokerError, WarehouseError) as exc:
+            log.warning("%s is not available (%s); retrying in %.1fs", what, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
 
 
 def _store_accounts(warehouse: Warehouse, accounts: AccountDirectory) -> None:
