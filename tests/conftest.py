@@ -14,19 +14,36 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.broker import docker_available
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 
 pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.cli"]
 
 
-@pytest.fixture(scope="session")
-def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    server = os.environ.get("USAGEFLOW_TEST_CLICKHOUSE_URL")
-    if server:
-        return server
-    path: Path = tmp_path_factory.mktemp("chdb")
-    return f"chdb:{path}"
+def _warehouse_backends() -> list[str]:
+    backends = ["chdb"]
+    if os.environ.get("USAGEFLOW_TEST_CLICKHOUSE_URL"):
+        backends.append("server")
+    elif not os.environ.get("USAGEFLOW_TEST_NO_DOCKER") and docker_available():
+        backends.append("docker")
+    return backends
+
+
+@pytest.fixture(scope="session", params=_warehouse_backends())
+def warehouse_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """chDB always; a ClickHouse server too when configured or when Docker can start one."""
+    if request.param == "chdb":
+        path: Path = tmp_path_factory.mktemp("chdb")
+        yield f"chdb:{path}"
+    elif request.param == "server":
+        yield os.environ["USAGEFLOW_TEST_CLICKHOUSE_URL"]
+    else:
+        from testcontainers.clickhouse import ClickHouseContainer
+
+        with ClickHouseContainer("clickhouse/clickhouse-server:25.8", username="test", password="test") as ch:
+            host, port = ch.get_container_host_ip(), ch.get_exposed_port(8123)
+            yield f"clickhouse://test:test@{host}:{port}/usageflow"
 
 
 @pytest.fixture
