@@ -110,6 +110,17 @@ class BatchHandler:
         m.late.inc(live.late)
         for rejected in outcome.rejected:
             m.dead_letters.labels(rejected.reason).inc()
+        log.info(
+            "batch stored",
+            extra={
+                "records": len(records),
+                "stored": result.inserted,
+                "duplicates": result.already_stored + outcome.duplicates_in_batch,
+                "dead_lettered": len(outcome.rejected),
+                "alerts": len(live.alerts),
+                "flush_s": round(result.seconds, 4),
+            },
+        )
         for alert in live.alerts:
             m.alerts.labels(alert.type).inc()
             self.recent_alerts.appendleft(alert.model_dump(mode="json"))

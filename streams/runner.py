@@ -19,6 +19,7 @@ from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import committed_offsets, ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.errors import BrokerError, WarehouseError
+from usageflow.logs import logging_config
 from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.query_api import remove_endpoint, write_endpoint
 from usageflow.warehouse import Warehouse, open_warehouse
@@ -70,7 +71,13 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         settings.stream.http_port,
         warehouse.target.describe(),
     )
-    worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=logging_config(settings.loglevel, settings.stream.log_format),
+    )
     worker.spinner = None  # no terminal escape codes in logs and pipes
     try:
         worker.execute_from_commandline()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.broker import docker_available
+from tests.fixtures.environment import docker_available
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 

@@ -118,3 +118,4 @@ class StreamSettings(BaseSettings):
     allowed_lateness_hours: float = 48.0
     http_host: str = "127.0.0.1"
     http_port: int = 6066
+    log_format: str = Field(default="text", validation_alias="USAGEFLOW_LOG_FORMAT")  # text | json

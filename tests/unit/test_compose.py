@@ -25,7 +25,7 @@ def test_images_are_pinned(compose: dict) -> None:
     for name, service in compose["services"].items():
         if "image" in service:
             image = service["image"]
-            assert re.search(r":\d+(\.\d+)+$", image), f"{name}: image {image} is not pinned to a version"
+            assert re.search(r":v?\d+(\.\d+)+$", image), f"{name}: image {image} is not pinned to a version"
         else:
             assert "build" in service, name
     assert (ROOT / "Dockerfile").exists()
@@ -64,3 +64,20 @@ def test_clickhouse_has_no_passwordless_default_user(compose: dict) -> None:
     assert "<readonly>1</readonly>" in users
     mounts = compose["services"]["clickhouse"]["volumes"]
     assert any("users.xml" in m for m in mounts)
+
+
+def test_grafana_dashboard_queries_metrics_the_worker_exports(compose: dict) -> None:
+    import json
+
+    from usageflow.metrics import WorkerMetrics
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "usageflow-dashboard.json").read_text())
+    exported = WorkerMetrics().render().decode()
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    names = {n for e in exprs for n in re.findall(r"usageflow_[a-z_]+", e)}
+    for name in names:
+        base = re.sub(r"_(bucket|total)$", "", name)
+        assert base in exported, f"dashboard uses {name}, which the worker does not export"
+    assert compose["services"]["prometheus"]["profiles"] == ["monitoring"]
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["worker:6066"]

@@ -1,0 +1,48 @@
+"""Log output: plain text for people, JSON lines (`USAGEFLOW_LOG_FORMAT=json`) for collectors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def logging_config(level: str, fmt: str) -> dict[str, Any]:
+    """A dictConfig for the worker (Faust applies it to the root logger)."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if fmt == "json"
+        else {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {"usageflow.librdkafka": {"level": "WARNING"}},
+    }
