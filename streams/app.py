@@ -21,6 +21,7 @@ import faust
 
 from streams.handler import BatchHandler
 from streams.lag import LagProbe
+from streams.live_store import recent_windows
 from streams.sink import EX_TEMPFAIL
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
@@ -174,7 +175,10 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         window = GRANULARITIES.get(request.query.get("window", "day"))
         if window is None:
             return web.json({"error": "window must be minute, hour or day"}, status=400)
-        return web.json(parts.engine.usage(account_id, window))
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(None, lambda: recent_windows(parts.warehouse, account_id, window))
+        body = {"account_id": account_id, "window": window, "windows": rows, "totals": parts.engine.totals(account_id)}
+        return web.json(body)
 
     @app.page("/api/{name}")
     async def api_page(web: Any, request: Any, name: str) -> Any:

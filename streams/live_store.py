@@ -99,5 +99,25 @@ def fired_from_topic(kafka: KafkaSettings, topic: str) -> list[AlertKey]:
     return keys
 
 
+WINDOW_SPANS = {"1m": "INTERVAL 2 HOUR", "1h": "INTERVAL 2 DAY", "1d": "INTERVAL 40 DAY"}
+
+
+def recent_windows(warehouse: Warehouse, account_id: str, granularity: str) -> list[dict[str, object]]:
+    """The account's latest windows of one granularity from the rollup, newest first."""
+    span = WINDOW_SPANS[granularity]
+    rows = warehouse.query(
+        "SELECT window_start, api_key_id, model, sum(requests) AS requests, sum(input_tokens) AS input_tokens, "
+        "sum(output_tokens) AS output_tokens, sum(total_tokens) AS total_tokens, sum(list_cost) AS list_cost "
+        "FROM usage_windows WHERE granularity = {g:String} AND account_id = {a:String} AND window_start >= "
+        "(SELECT max(window_start) FROM usage_windows WHERE granularity = {g:String} AND account_id = {a:String}) "
+        f"- {span} GROUP BY window_start, api_key_id, model ORDER BY window_start DESC, api_key_id, model",
+        {"g": granularity, "a": account_id},
+    )
+    for row in rows:
+        row["window_start"] = row["window_start"].replace(tzinfo=UTC).isoformat()
+        row["list_cost"] = str(row["list_cost"])
+    return rows
+
+
 def alert_bytes(alert: Alert) -> bytes:
     return orjson.dumps(alert.model_dump(mode="json"))

@@ -38,15 +38,15 @@ def lookup(_account_id: str) -> Account:
     return STARTER
 
 
-def test_crossing_fires_once_and_windows_fill() -> None:
+def test_crossing_fires_once_and_totals_accumulate() -> None:
     engine = LiveEngine(BOOK)
     t = datetime(2026, 11, 3, 4, tzinfo=UTC)
     out = engine.process([(0, rated("1", t, 13_000)), (0, rated("2", t + timedelta(minutes=1), 400))], lookup, NOW)
     assert [(a.type, a.period) for a in out.alerts] == [("daily_usage", "2026-11-03")]
     again = engine.process([(0, rated("3", t + timedelta(minutes=2), 5_000))], lookup, NOW)
     assert again.alerts == []
-    usage = engine.usage("a", "1d")
-    assert usage["totals"]["day_tokens"] == {"2026-11-03": 18_400}  # type: ignore[index]
+    totals = engine.totals("a")
+    assert totals is not None and totals["day_tokens"] == {"2026-11-03": 18_400}
 
 
 def test_events_beyond_the_lateness_skip_the_live_side() -> None:

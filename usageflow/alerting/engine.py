@@ -1,7 +1,9 @@
-"""The live side of the stream for one worker: lateness, windows and alert state per account.
+"""The live side of the stream for one worker: lateness and alert state per account.
 
 The agent hands it the batch's *fresh* events (the sink has just stored them, so each event
-id counts once); it returns alerts to publish and closed windows to store. Restoring after a
+id counts once); it returns alerts to publish. Windowed aggregates are kept by the warehouse
+(materialized views over each insert of fresh events), which the worker serves over HTTP, so
+they survive restarts and cost the stream nothing per event. Restoring after a
 restart: fired alerts come from the alerts topic and the warehouse (`mark_fired`), period
 totals and recent in-flight requests from the warehouse (`seed_account`), so a restarted or
 rebalanced worker neither repeats nor forgets an alert.
@@ -13,12 +15,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from schemas import Account, Alert
 from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
 from usageflow.alerting.state import AccountLiveState
-from usageflow.alerting.windows import DEFAULT_ALLOWED_LATENESS, WindowAggregator, WindowRow, is_late
+from usageflow.alerting.windows import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent
 
@@ -38,7 +41,6 @@ class AccountSeed:
 @dataclass
 class LiveOutcome:
     alerts: list[Alert]
-    closed_windows: list[WindowRow]
     late: int
 
 
@@ -53,7 +55,6 @@ class LiveEngine:
         self.rules = rules
         self.allowed_lateness = allowed_lateness
         self.states: dict[str, AccountLiveState] = {}
-        self.windows = WindowAggregator(allowed_lateness=allowed_lateness)
         self.newest_by_partition: dict[int, datetime] = {}
         self._fired_before_seed: list[AlertKey] = []
 
@@ -96,29 +97,16 @@ class LiveEngine:
                 continue
             if newest is None or ts > newest:
                 self.newest_by_partition[partition] = ts
-            live = LiveEvent.from_rated(rated)
-            self.windows.add(live)
-            per_account.setdefault(rated.event.account_id, []).append(live)
+            per_account.setdefault(rated.event.account_id, []).append(LiveEvent.from_rated(rated))
         alerts: list[Alert] = []
         for account_id, events in per_account.items():
             state = self.states.get(account_id)
             if state is None:
                 state = self.states[account_id] = AccountLiveState(account_id)
             alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules))
-        closed = self.windows.drain_closed(self.watermark()) if self.newest_by_partition else []
-        return LiveOutcome(alerts=alerts, closed_windows=closed, late=late)
+        return LiveOutcome(alerts=alerts, late=late)
 
-    def watermark(self) -> datetime:
-        """The oldest partition's newest event time: windows before it are complete."""
-        return min(self.newest_by_partition.values())
-
-    def usage(self, account_id: str, granularity: str) -> dict[str, object]:
-        """Live view for the HTTP endpoint: open windows and period totals of one account."""
-        rows = self.windows.current(account_id, granularity, include_closed=True)  # type: ignore[arg-type]
+    def totals(self, account_id: str) -> dict[str, Any] | None:
+        """The alert rules' running day and month totals of one account (None: not held here)."""
         state = self.states.get(account_id)
-        return {
-            "account_id": account_id,
-            "window": granularity,
-            "windows": [r.to_json() for r in rows],
-            "totals": state.totals() if state else None,
-        }
+        return state.totals() if state else None
