@@ -80,7 +80,7 @@ def _event(n: int, account: str, tokens: int, day: int, model: str, region: str 
 
 
 def _events() -> list[UsageEvent]:
-    events = []
+    events: list[UsageEvent] = []
     for day, k in enumerate(PLAN_DAYS, start=1):
         flagship = k * 1000 * 2 // 3
         events.append(_event(len(events), "edu-001", flagship, day, "qwen-max", "us-west", "code_completion"))

@@ -1,32 +1,67 @@
-"""`usageflow report --format html`: one self-contained HTML page (no scripts, no external
-files) from the JSON form of usage reports (UsageReport.to_json())."""
+"""`usageflow report --format html`: one self-contained HTML page (inline CSS and inline SVG, no
+scripts, no external files or fonts) from the JSON form of usage reports (UsageReport.to_json()).
+
+Per account: summary figures, then charts (html_charts.py) of daily tokens against the plan's
+daily quota (monthly tokens / 30, pricing.md §4), list cost by model and by region, the position
+of the month's billable tokens in the graduated tiers (§3) with the blended tier factor, and the
+quota burn-down with the month-end projection (§7); then cost hints (§9) and breakdown tables.
+
+The report records carry the plan's name but not its quota or the tiers, so those come from the
+price book (`book`, default the built-in one of pricing.md); a report dict that carries `quota`
+(monthly tokens including a custom plan's extra tokens) is used as is.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from html import escape
 from typing import Any
 
+from usageflow.billing import html_charts as charts
+from usageflow.pricing.price_book import PriceBook
+
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222}
-h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px solid #ccc}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1360px;
+padding:0 1.5rem;color:#222}
+h1{font-size:1.5rem;margin-bottom:.2rem}
+h2{font-size:1.25rem;margin-top:2.6rem;padding-bottom:.3rem;border-bottom:2px solid #4a7bd0}
+h2 .plan{font-size:.8rem;font-weight:600;background:#eef3fa;color:#1f3b66;border-radius:.8rem;
+padding:.15rem .6rem;margin-left:.6rem;vertical-align:middle}
 h3{font-size:.95rem;margin:1.2rem 0 .3rem}
 table{border-collapse:collapse;margin:.3rem 0 1rem}
 td,th{padding:.2rem .7rem;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+a{color:#2f5fb0}
 .grid{display:flex;flex-wrap:wrap;gap:0 2.5rem}
-.bar{display:inline-block;height:.7rem;background:#4a7bd0;vertical-align:middle}
 .muted{color:#777;font-size:.85rem}
+.cards{display:flex;flex-wrap:wrap;gap:.6rem;margin:.8rem 0 1rem}
+.card{border:1px solid #e3e6ea;border-radius:.5rem;padding:.45rem .8rem;min-width:8.5rem}
+.card .v{font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums}
+.card .k{font-size:.75rem;color:#666}
+.card.money{background:#f6f9fe;border-color:#c9d8f0}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:.5rem 2rem}
+figure.chart{margin:.6rem 0;break-inside:avoid}
+figure.wide{grid-column:1/-1}
+figcaption{font-weight:600;font-size:.95rem;margin-bottom:.3rem}
+svg{max-width:100%;height:auto;display:block}
+svg text{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;font-size:11px;fill:#333}
+svg .ax{fill:#666;font-size:10.5px}
+svg .qt{fill:#c0392b;font-weight:600}
+svg .mk{font-weight:700;fill:#222}
+svg .tm{font-weight:600;fill:#1f3b66}
+.note{font-size:.82rem;color:#555;margin:.25rem 0 0;max-width:640px}
+@media print{body{margin:0;max-width:none}h2{break-before:page}}
 """
 
-_SUMMARY = (
-    ("plan", "plan", False),
-    ("total tokens", "total_tokens", True),
-    ("list cost (CNY)", "list_cost", True),
-    ("days elapsed", "days_elapsed", True),
-    ("average daily tokens", "average_daily", True),
-    ("estimated monthly tokens", "estimated_monthly", True),
+_CARDS = (
+    ("total tokens", "total_tokens", False),
+    ("list cost (CNY)", "list_cost", False),
+    ("average daily tokens", "average_daily", False),
+    ("estimated monthly tokens", "estimated_monthly", False),
     ("invoice so far (CNY)", "invoice_total_so_far", True),
     ("month-end estimate (CNY)", "cost_estimate", True),
 )
@@ -44,9 +79,50 @@ _HINTS = {
 
 
 def _num(value: Any) -> str:
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return escape(str(value))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _factor(value: Fraction) -> str:
+    text = f"{(Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal('0.0001')):f}"
+    text = text.rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _quota(report: dict[str, Any], book: PriceBook) -> int | None:
+    """Monthly tokens of the account's plan; None for payg or a plan the book does not know."""
+    if report.get("quota") is not None:
+        return _int(report["quota"])
+    plan = book.plans.get(str(report.get("plan", "payg")))
+    return plan.monthly_tokens if plan is not None else None
+
+
+def _daily(report: dict[str, Any]) -> list[int]:
+    """Tokens per day of the month, index 0 = the 1st (by_day keys are local dates)."""
+    values = [0] * max(_int(report.get("days_in_month")), 1)
+    for row in report.get("by_day", []):
+        try:
+            day = date.fromisoformat(str(row["key"])).day
+        except (KeyError, ValueError):
+            continue
+        if day <= len(values):
+            values[day - 1] += _int(row.get("tokens"))
+    return values
 
 
 def _breakdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
@@ -63,18 +139,6 @@ def _breakdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def _days(rows: Sequence[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    peak = max(int(r["tokens"]) for r in rows) or 1
-    body = "".join(
-        f"<tr><td>{escape(str(r['key']))}</td><td class=n>{_num(r['tokens'])}</td>"
-        f"<td><span class=bar style='width:{int(200 * int(r['tokens']) / peak)}px'></span></td></tr>"
-        for r in rows
-    )
-    return f"<div><h3>by day</h3><table><tr><th>day</th><th class=n>tokens</th><th></th></tr>{body}</table></div>"
-
-
 def _hints(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
@@ -89,29 +153,141 @@ def _hints(rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def _account(report: dict[str, Any]) -> str:
-    summary = "".join(
-        f"<tr><th>{escape(label)}</th><td class={'n' if numeric else ''}>{_num(report.get(key, ''))}</td></tr>"
-        for label, key, numeric in _SUMMARY
+def _daily_chart(report: dict[str, Any], quota: int | None, payg: bool) -> str:
+    values = _daily(report)
+    daily_quota = None
+    if quota is not None:
+        daily_quota = int(Fraction(quota, 30) + Fraction(1, 2))
+        over = sum(1 for v in values if v * 30 > quota)
+        note = (
+            f"Red line: the plan's daily quota, {quota:,} monthly tokens / 30 = {daily_quota:,} (pricing.md §4); "
+            f"{over} day(s) above it (orange)."
+        )
+    else:
+        note = "Pay as you go: no daily quota." if payg else "The plan's quota is not in the price book."
+    svg = charts.daily_tokens(values, _int(report.get("days_elapsed")), daily_quota, str(report.get("month", "")))
+    return charts.figure("Daily tokens", svg, escape(note))
+
+
+def _cost_chart(report: dict[str, Any], key: str, title: str, empty_key: str) -> str:
+    rows = [(str(r["key"]) or empty_key, _dec(r["list_cost"]), _int(r["tokens"])) for r in report.get(key, [])]
+    currency = str(report.get("currency", "CNY"))
+    svg = charts.cost_bars(rows, currency, title.lower())
+    return charts.figure(title, svg, escape(f"List cost in {currency}, before tiers, plan and discounts."))
+
+
+def _tier_chart(report: dict[str, Any], book: PriceBook, quota: int | None, payg: bool) -> str:
+    tiers = [(t.start, t.multiplier) for t in book.tiers]
+    total, estimated = _int(report.get("total_tokens")), _int(report.get("estimated_monthly"))
+    if payg or quota is None:
+        billable, projected, label = total, estimated, "billable"
+    else:
+        billable, projected, label = max(0, total - quota), max(0, estimated - quota), "overage"
+    factor = charts.blended_factor(tiers, billable)
+    svg = charts.tier_position(tiers, billable, projected, label)
+    tier = sum(1 for start, _ in tiers if billable >= start) if billable else 1
+    if payg:
+        what = f"all {billable:,} tokens of the month are billable (pay as you go)"
+    elif quota is None:
+        what = f"the plan's quota is not in the price book, so all {billable:,} tokens are shown"
+    elif billable:
+        what = f"{billable:,} overage tokens beyond the {quota:,} quota are billable"
+    else:
+        what = f"within the {quota:,} quota: no tokens are billed at tier prices yet"
+    note = (
+        f"So far {what}; the marker sits in tier {tier}. Blended tier factor M = {_factor(factor)} "
+        f"(the usage charge is their list cost × M). At the projected month-end: {projected:,} billable tokens, "
+        f"M = {_factor(charts.blended_factor(tiers, projected))}."
+    )
+    return charts.figure("Position in the volume tiers", svg, escape(note), wide=True)
+
+
+def _burn_chart(report: dict[str, Any], quota: int | None, index: int) -> str:
+    values = _daily(report)
+    elapsed = min(max(_int(report.get("days_elapsed")), 1), len(values))
+    cumulative = [sum(values[: d + 1]) for d in range(elapsed)]
+    total, estimated = cumulative[-1], _int(report.get("estimated_monthly"))
+    average = _dec(report.get("average_daily"))
+    month = str(report.get("month", ""))
+    svg = charts.burn_down(cumulative, len(values), estimated, quota, f"burn-clip-{index}")
+    pace = f"at {average:,} tokens a day the month ends near {estimated:,} tokens"
+    if quota is None:
+        note = f"{total:,} tokens in {elapsed} day(s); {pace} (dashed)."
+        return charts.figure("Cumulative tokens", svg, escape(note))
+    used = f"{total * 100 / quota:.0f}%" if quota else "–"
+    note = f"Used {total:,} of the {quota:,} monthly quota ({used}) in {elapsed} of {len(values)} days; {pace}"
+    note += f" ({estimated * 100 / quota:.0f}% of the quota)." if quota else "."
+    crossed = next((d + 1 for d, c in enumerate(cumulative) if c >= quota and c > 0), None)
+    if crossed is not None:
+        note += f" The quota was used up on {month}-{crossed:02d}; tokens beyond it are overage."
+    elif estimated > quota and average > 0:
+        day = min(math.ceil(Decimal(quota) / average), len(values))
+        note += f" At this pace the quota runs out around {month}-{day:02d}."
+    else:
+        note += " At this pace the month stays within the quota."
+    return charts.figure("Quota burn-down", svg, escape(note))
+
+
+def _account(report: dict[str, Any], book: PriceBook, index: int) -> str:
+    plan = str(report.get("plan", "payg"))
+    payg = plan == "payg"
+    quota = None if payg else _quota(report, book)
+    values = {key: _num(report.get(key, "")) for _, key, _ in _CARDS}
+    values["average_daily"] = f"{_dec(report.get('average_daily')):,}"
+    cards = "".join(
+        f"<div class='card{' money' if money else ''}' data-field={key}>"
+        f"<div class=v>{values[key]}</div><div class=k>{escape(label)}</div></div>"
+        for label, key, money in _CARDS
+    )
+    plan_text = plan if payg or quota is None else f"{plan} · {quota:,} tokens/month"
+    figures = (
+        _daily_chart(report, quota, payg)
+        + _burn_chart(report, quota, index)
+        + _tier_chart(report, book, quota, payg)
+        + _cost_chart(report, "by_model", "Cost by model", "(none)")
+        + _cost_chart(report, "by_region", "Cost by region", "(no region)")
     )
     parts = "".join(_breakdown(title, report.get(key, [])) for key, title in _BREAKDOWNS)
     return (
-        f"<h2>{escape(str(report['account_id']))}</h2>"
-        f"<p class=muted>as of {escape(str(report.get('as_of', '')))}, {report.get('days_elapsed', '')} of "
-        f"{report.get('days_in_month', '')} days</p>"
-        f"<table>{summary}</table>{_hints(report.get('hints', []))}"
-        f"<div class=grid>{parts}{_days(report.get('by_day', []))}</div>"
+        f"<section id=acct-{index}><h2>{escape(str(report['account_id']))}"
+        f"<span class=plan>{escape(plan_text)}</span></h2>"
+        f"<p class=muted>as of {escape(str(report.get('as_of', '')))}, {_int(report.get('days_elapsed'))} of "
+        f"{_int(report.get('days_in_month'))} days · amounts in {escape(str(report.get('currency', 'CNY')))}</p>"
+        f"<div class=cards>{cards}</div><div class=charts>{figures}</div>"
+        f"{_hints(report.get('hints', []))}<div class=grid>{parts}</div></section>"
     )
 
 
-def render_html(reports: Sequence[dict[str, Any]], month: str, generated_at: datetime) -> str:
-    """The page for `reports` (dicts as produced by UsageReport.to_json())."""
-    accounts = "".join(_account(r) for r in reports) or "<p>No usage and no plan accounts this month.</p>"
+def _overview(reports: Sequence[dict[str, Any]]) -> str:
+    if len(reports) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td><a href='#acct-{i}'>{escape(str(r['account_id']))}</a></td>"
+        f"<td>{escape(str(r.get('plan', '')))}</td><td class=n>{_num(r.get('total_tokens', 0))}</td>"
+        f"<td class=n>{escape(str(r.get('invoice_total_so_far')))}</td>"
+        f"<td class=n>{escape(str(r.get('cost_estimate')))}</td></tr>"
+        for i, r in enumerate(reports)
+    )
+    return (
+        "<table class=overview><tr><th>account</th><th>plan</th><th class=n>tokens</th>"
+        f"<th class=n>invoice so far</th><th class=n>month-end estimate</th></tr>{rows}</table>"
+    )
+
+
+def render_html(
+    reports: Sequence[dict[str, Any]], month: str, generated_at: datetime, book: PriceBook | None = None
+) -> str:
+    """The page for `reports` (dicts as produced by UsageReport.to_json()); `book` gives the plan
+    quotas and tiers (default: the built-in price book of pricing.md)."""
+    book = book or PriceBook()
+    accounts = "".join(_account(r, book, i) for i, r in enumerate(reports))
+    accounts = accounts or "<p>No usage and no plan accounts this month.</p>"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
         f"<title>Usage report {escape(month)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Usage report {escape(month)}</h1>"
         f"<p class=muted>{len(reports)} account(s) · generated {escape(generated_at.isoformat(timespec='seconds'))}"
         " · amounts in CNY</p>"
-        f"{accounts}</body></html>\n"
+        f"{_overview(reports)}{accounts}</body></html>\n"
     )

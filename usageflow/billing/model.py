@@ -123,6 +123,7 @@ class UsageReport:
     estimated_monthly: int
     cost_estimate: Decimal
     invoice_total_so_far: Decimal
+    quota: int | None = None  # the plan's monthly tokens incl. custom additions; None for payg
     by_api_key: tuple[BreakdownRow, ...] = ()
     by_model: tuple[BreakdownRow, ...] = ()
     by_region: tuple[BreakdownRow, ...] = ()
@@ -146,6 +147,7 @@ class UsageReport:
             "estimated_monthly": self.estimated_monthly,
             "cost_estimate": money_str(self.cost_estimate),
             "invoice_total_so_far": money_str(self.invoice_total_so_far),
+            "quota": self.quota,
         }
         for name in BREAKDOWNS:
             out[name] = [row.to_json() for row in getattr(self, name)]

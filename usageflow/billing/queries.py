@@ -159,6 +159,7 @@ def report(
                 estimated_monthly=int(h["estimated_monthly"]),
                 cost_estimate=money(h["cost_estimate"]),
                 invoice_total_so_far=money(h["invoice_total_so_far"]),
+                quota=int(h["quota"]) if h["plan"] != "payg" and h.get("quota") is not None else None,
                 **{name: tuple(dims.get(name, ())) for name in BREAKDOWNS},
                 hints=hints.get(acct, ()),
                 currency=h["currency"],

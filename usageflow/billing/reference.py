@@ -296,6 +296,7 @@ def usage_report(
         estimated_monthly=estimated,
         cost_estimate=estimate,
         invoice_total_so_far=so_far,
+        quota=None if terms.is_payg else terms.quota,
         by_api_key=_breakdown(rows, lambda r: r.api_key_id),
         by_model=_breakdown(rows, lambda r: r.model),
         by_region=_breakdown(rows, lambda r: r.region),

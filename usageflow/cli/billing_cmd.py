@@ -85,8 +85,10 @@ def report_cmd(
         if out is None:
             raise UsageflowError("--format html needs --out FILE")
         from usageflow.billing.html_report import render_html
+        from usageflow.pricing.price_book import load_price_book
 
-        out.write_text(render_html(reports, month, generated_at=datetime.now(UTC)), encoding="utf-8")
+        book = load_price_book(typer_ctx.obj.paths().price_book)
+        out.write_text(render_html(reports, month, generated_at=datetime.now(UTC), book=book), encoding="utf-8")
         console.print(f"wrote {out}")
         return
     print_table(

@@ -17,11 +17,21 @@ MAX_RECORD_BYTES = 1_000_000
 
 
 def decode_event(raw: bytes | None) -> UsageEvent:
-    """Bytes -> UsageEvent, or ValidationFailure with reason `invalid_json` or `schema`."""
-    data = _decode_object(raw)
+    """Bytes -> UsageEvent, or ValidationFailure with reason `invalid_json` or `schema`.
+
+    pydantic parses the JSON itself (one pass in Rust): the hot path of the stream."""
+    if raw is None:
+        raise ValidationFailure("invalid_json", "record has no value")
+    if len(raw) > MAX_RECORD_BYTES:
+        raise ValidationFailure("invalid_json", f"record is {len(raw)} bytes, over the 1 MB limit")
     try:
-        return UsageEvent.model_validate(data)
+        return UsageEvent.model_validate_json(raw)
     except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ValidationFailure("invalid_json", f"not valid JSON: {first['msg']}") from None
+        if first["type"] == "model_type" and not first["loc"]:
+            _decode_object(raw)  # raises with the JSON type named
         raise ValidationFailure("schema", describe_validation_error(exc)) from None
 
 
