@@ -58,6 +58,28 @@ def list_cost(
     return base * region_multiplier * off_peak_multiplier
 
 
+_PriceTuple = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
+_PRICE_CACHE: dict[tuple[int, str, str | None, bool], tuple[PriceBook, _PriceTuple]] = {}
+
+
+def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> _PriceTuple:
+    """(input_per_1k, output_per_1k, region, off-peak, per input token, per output token),
+    memoised per price book (the entry keeps the book alive, so its id stays unique)."""
+    key = (id(book), model, region, off_peak)
+    hit = _PRICE_CACHE.get(key)
+    if hit is not None and hit[0] is book:
+        return hit[1]
+    in_price, out_price = book.input_per_1k(model), book.output_per_1k(model)
+    region_mult = book.region_multiplier(region)
+    off_peak_mult = book.off_peak.multiplier if off_peak else _ONE
+    factor = region_mult * off_peak_mult / _THOUSAND
+    value = (in_price, out_price, region_mult, off_peak_mult, in_price * factor, out_price * factor)
+    if len(_PRICE_CACHE) > 10_000:
+        _PRICE_CACHE.clear()
+    _PRICE_CACHE[key] = (book, value)
+    return value
+
+
 def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> RatedEvent:
     """Price one event; raises ValidationFailure(unknown_model|unknown_region) if unpriceable."""
     if event.model not in book.models:
@@ -66,11 +88,12 @@ def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> R
         raise ValidationFailure("unknown_region", f"region {event.region!r} is not in the price book")
     tz_name = billing_timezone(account, book)
     local = event.ts.astimezone(zone(tz_name))
-    in_price = book.input_per_1k(event.model)
-    out_price = book.output_per_1k(event.model)
-    region_mult = book.region_multiplier(event.region)
-    off_peak_mult = book.off_peak.multiplier if is_off_peak(local, book) else _ONE
-    cost = list_cost(event.input_tokens, event.output_tokens, in_price, out_price, region_mult, off_peak_mult)
+    prices = _prices(book, event.model, event.region, is_off_peak(local, book))
+    in_price, out_price, region_mult, off_peak_mult, per_in_token, per_out_token = prices
+    # Equal to list_cost(...) exactly: every step is exact at these magnitudes (a list cost has
+    # at most 12 decimals, checked by PriceBook, and a few integer digits: far below the 28
+    # digits of the default Decimal context); the per-token prices are just computed once.
+    cost = event.input_tokens * per_in_token + event.output_tokens * per_out_token
     return RatedEvent(
         event=event,
         input_per_1k=in_price,
