@@ -44,6 +44,18 @@ test-unit: $(STAMP) ## Unit tests only (no infrastructure)
 test-faults: $(STAMP) system-deps ## Long fault-injection suite (crashes, broker/warehouse outages)
 	$(PYTEST) -m faults -q
 
+BENCH_VENV := .venv-bench
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e . quixstreams py-spy
+	@touch $@
+
+.PHONY: bench
+bench: $(STAMP) $(BENCH_VENV)/.installed system-deps ## Benchmarks: pipeline vs raw consume vs Quix Streams peer, alert and query latency
+	USAGEFLOW_BENCH_PEER_PYTHON=$(BENCH_VENV)/bin/python $(BIN)/usageflow bench $(BENCH_ARGS)
+
 .PHONY: lint
 lint: $(STAMP) ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .
