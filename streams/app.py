@@ -22,6 +22,7 @@ import faust
 from streams.handler import BatchHandler
 from streams.lag import LagProbe
 from streams.live_store import recent_windows
+from streams.monitor import BatchMonitor
 from streams.sink import EX_TEMPFAIL
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
@@ -94,6 +95,7 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         web_port=stream.http_port,
         producer_acks=-1,
     )
+    app.monitor = BatchMonitor()
     events_topic = app.topic(parts.topics.events, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(parts.topics.dlq, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(parts.topics.alerts, key_serializer="raw", value_serializer="raw")

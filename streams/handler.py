@@ -8,6 +8,7 @@ acknowledged it. The offsets of the batch are committed by Faust after `handle` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -94,9 +95,9 @@ class BatchHandler:
         result = await self.sink.write_until_stored(outcome.rated, self.stopping)
         fresh = [(outcome.partitions[i], outcome.rated[i]) for i in result.fresh]
         live = self.engine.process(fresh, self.accounts.get, datetime.now(UTC))
-        for alert in live.alerts:
-            delivery = await self.send_alert(alert.account_id.encode(), alert_bytes(alert))
-            await delivery  # acknowledged by Kafka before it counts as fired
+        deliveries = [await self.send_alert(a.account_id.encode(), alert_bytes(a)) for a in live.alerts]
+        if deliveries:  # all acknowledged by Kafka before they count as fired
+            await asyncio.gather(*deliveries)
         if live.alerts:
             await self._until_ok(lambda: store_alerts(self.warehouse, live.alerts))
         p = self.progress

@@ -76,6 +76,7 @@ class AccountLiveState:
         self.concurrency = ConcurrencyTracker(concurrency_retention)
         self.fired: set[FiredKey] = set()
         self.newest_day: str | None = None
+        self._terms_cache: tuple[Any, Any, Any, tuple[Limits, _Rules, BudgetEstimator | None]] | None = None
 
     # --- periods kept -----------------------------------------------------------------
 
@@ -137,9 +138,8 @@ class AccountLiveState:
         batch = sorted((e for e in batch if not e.late), key=lambda e: e.ts)
         if not batch:
             return []
-        run = _Run(self, account_limits(account, book), config, now)
-        budget = run.limits.limit("budget")
-        estimator = BudgetEstimator(book, account) if budget is not None else None
+        limits, rules, estimator = self._terms(account, book, config)
+        run = _Run(self, limits, rules, now)
         oldest = self._oldest_day()
         for ev in batch:
             day = day_key(ev.ts, ev.tz)
@@ -164,6 +164,20 @@ class AccountLiveState:
         self._prune()
         run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return run.alerts
+
+    def _terms(
+        self, account: Account | None, book: PriceBook, config: RuleConfig
+    ) -> tuple[Limits, _Rules, BudgetEstimator | None]:
+        """Limits, thresholds and the budget estimator, kept while the account record, the
+        price book and the rules are the same objects (a changed account is a new object)."""
+        cached = self._terms_cache
+        if cached is not None and cached[0] is account and cached[1] is book and cached[2] is config:
+            return cached[3]
+        limits = account_limits(account, book)
+        estimator = BudgetEstimator(book, account) if limits.limit("budget") is not None else None
+        terms = (limits, _rules(limits, config), estimator)
+        self._terms_cache = (account, book, config, terms)
+        return terms
 
     # --- restore ----------------------------------------------------------------------
 
@@ -231,22 +245,31 @@ class AccountLiveState:
         return state
 
 
-class _Run:
-    """One `apply` call: limits and thresholds computed once, alerts collected."""
+_Rules = dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction]]]]
 
-    def __init__(self, state: AccountLiveState, limits: Limits, config: RuleConfig, now: datetime) -> None:
+
+def _rules(limits: Limits, config: RuleConfig) -> _Rules:
+    """Per rule: its limit and the ascending (level text, level, threshold) list."""
+    rules: _Rules = {}
+    for rule_type in RULE_TYPES:
+        limit = limits.limit(rule_type)
+        if limit is None:  # payg: only budget; no budget: no budget rule
+            continue
+        levels = [(level_str(lv), lv, Fraction(lv) * limit) for lv in config.levels(rule_type)]
+        if levels:
+            rules[rule_type] = (limit, levels)
+    return rules
+
+
+class _Run:
+    """One `apply` call: alerts collected against precomputed thresholds."""
+
+    def __init__(self, state: AccountLiveState, limits: Limits, rules: _Rules, now: datetime) -> None:
         self.state = state
         self.limits = limits
         self.now = now
         self.alerts: list[Alert] = []
-        self.rules: dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction]]]] = {}
-        for rule_type in RULE_TYPES:
-            limit = limits.limit(rule_type)
-            if limit is None:  # payg: only budget; no budget: no budget rule
-                continue
-            levels = [(level_str(lv), lv, Fraction(lv) * limit) for lv in config.levels(rule_type)]
-            if levels:
-                self.rules[rule_type] = (limit, levels)
+        self.rules = rules
 
     def lowest_pending(self, rule_type: AlertType, period: str) -> Fraction | None:
         """The smallest threshold (level × limit) of the rule not yet fired in the period."""
