@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import Account, UsageEvent
+from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from usageflow.billing import queries
 from usageflow.billing import reference as ref
 from usageflow.billing.model import Invoice
@@ -186,23 +187,7 @@ def cli_example(warehouse: Warehouse) -> World:
 
 def test_cli_md_example_and_duplicates(warehouse: Warehouse) -> None:
     world = cli_example(warehouse)
-    expected = [
-        {
-            "account_id": "edu-001",
-            "month": "2026-11",
-            "currency": "CNY",
-            "plan": "standard",
-            "tokens": 2500000,
-            "billable_tokens": 500000,
-            "lines": [
-                {"kind": "plan_fee", "amount": "999.00"},
-                {"kind": "usage", "amount": "2.76", "tokens": 500000},
-                {"kind": "discount_contract", "amount": "-150.26"},
-                {"kind": "discount_educational", "amount": "-170.30"},
-            ],
-            "total": "681.20",
-        }
-    ]
+    expected = CLI_MD_INVOICE
     assert [i.to_json() for i in queries.invoices(warehouse, MONTH)] == expected
     # every event again (a producer retry), and two of them a third time in one batch
     insert(warehouse, world.rated)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.cli import UsageflowCli
+from tests.fixtures.spec_examples import CLI_MD_INVOICE
 
 pytestmark = pytest.mark.integration
 
@@ -52,23 +53,7 @@ def cli_example_events(tmp_path: Path) -> Path:
 
 
 # cli.md, "JSON shapes": the invoice of this account and month, to the fen.
-EXPECTED_INVOICE = [
-    {
-        "account_id": "edu-001",
-        "month": "2026-11",
-        "currency": "CNY",
-        "plan": "standard",
-        "tokens": 2500000,
-        "billable_tokens": 500000,
-        "lines": [
-            {"kind": "plan_fee", "amount": "999.00"},
-            {"kind": "usage", "amount": "2.76", "tokens": 500000},
-            {"kind": "discount_contract", "amount": "-150.26"},
-            {"kind": "discount_educational", "amount": "-170.30"},
-        ],
-        "total": "681.20",
-    }
-]
+EXPECTED_INVOICE = CLI_MD_INVOICE
 
 
 def test_replay_bills_the_cli_example_exactly(cli: UsageflowCli, tmp_path: Path) -> None:

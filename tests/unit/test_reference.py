@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from schemas import Account, UsageEvent
+from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from usageflow.billing import reference as ref
 from usageflow.billing.model import Invoice, InvoiceLine, dumps, money, money_str
 from usageflow.pricing.price_book import PriceBook
@@ -79,23 +80,7 @@ def test_cli_md_invoice_example() -> None:
     account = Account(account_id="edu-001", plan="standard", contract_months=12, educational=True)
     rows = rows_for(2_500_000, account=account)
     inv = ref.invoice(BOOK, "edu-001", "2026-11", account, rows)
-    expected = [
-        {
-            "account_id": "edu-001",
-            "month": "2026-11",
-            "currency": "CNY",
-            "plan": "standard",
-            "tokens": 2500000,
-            "billable_tokens": 500000,
-            "lines": [
-                {"kind": "plan_fee", "amount": "999.00"},
-                {"kind": "usage", "amount": "2.76", "tokens": 500000},
-                {"kind": "discount_contract", "amount": "-150.26"},
-                {"kind": "discount_educational", "amount": "-170.30"},
-            ],
-            "total": "681.20",
-        }
-    ]
+    expected = CLI_MD_INVOICE
     assert json.loads(dumps([inv])) == expected
     assert [inv.to_json()] == expected
 

@@ -138,28 +138,10 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
             target.path.mkdir(parents=True, exist_ok=True)
             if target.path not in _OPENED_HERE and _locked_by_another_process(target.path):
                 raise WarehouseLockedError(_locked_message(target))
-            bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))
+        _connect(target).command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        if target.path is not None:
             _OPENED_HERE.add(target.path)
-        else:
-            bootstrap = clickhouse_connect.get_client(
-                host=target.host,
-                port=target.port,
-                username=target.username,
-                password=target.password,
-                secure=target.secure,
-            )
-        bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-        if target.kind == "chdb":
-            client = clickhouse_connect.get_client(interface="chdb", path=str(target.path), database=database)
-        else:
-            client = clickhouse_connect.get_client(
-                host=target.host,
-                port=target.port,
-                username=target.username,
-                password=target.password,
-                secure=target.secure,
-                database=database,
-            )
+        client = _connect(target, database)
     except WarehouseLockedError:
         raise
     except Exception as exc:
@@ -168,6 +150,20 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
             raise WarehouseLockedError(_locked_message(target)) from exc
         raise WarehouseError(f"cannot open warehouse {target.describe()}: {message}") from exc
     return Warehouse(client, target, database)
+
+
+def _connect(target: WarehouseTarget, database: str | None = None) -> Any:
+    """A clickhouse-connect client: chDB in-process, or a server over HTTP(S)."""
+    if target.kind == "chdb":
+        return clickhouse_connect.get_client(interface="chdb", path=str(target.path), database=database)
+    return clickhouse_connect.get_client(
+        host=target.host,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        secure=target.secure,
+        database=database,
+    )
 
 
 _OPENED_HERE: set[Path] = set()

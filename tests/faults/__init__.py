@@ -1,0 +1,1 @@
+"""Fault-injection suite (issue 7): `make test-faults` = `pytest -m faults`."""
