@@ -119,5 +119,20 @@ def recent_windows(warehouse: Warehouse, account_id: str, granularity: str) -> l
     return rows
 
 
+def latest_alerts(warehouse: Warehouse, limit: int = 10) -> list[dict[str, object]]:
+    """The newest alerts recorded by any run of the worker, for `status` and the demo view."""
+    rows = warehouse.query(
+        "SELECT alert_id, type, account_id, period, level, value, limit, percentage, plan, triggered_at, emitted_at "
+        "FROM alerts FINAL ORDER BY emitted_at DESC, triggered_at DESC LIMIT {n:UInt32}",
+        {"n": limit},
+    )
+    for row in rows:
+        for key in ("level", "value", "limit", "percentage"):
+            row[key] = str(row[key].normalize())
+        for key in ("triggered_at", "emitted_at"):
+            row[key] = row[key].replace(tzinfo=UTC).isoformat()
+    return rows
+
+
 def alert_bytes(alert: Alert) -> bytes:
     return orjson.dumps(alert.model_dump(mode="json"))

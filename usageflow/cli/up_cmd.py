@@ -40,6 +40,7 @@ class DemoPublisher(threading.Thread):
         self.backfill, self.rate = backfill, rate
         self.published = self.rejected = 0
         self.stop_event = threading.Event()
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")  # live event ids are new every run
 
     def _send(self, lines: list[bytes]) -> None:
         report = self.publisher.publish_lines(lines, "demo")
@@ -67,7 +68,7 @@ class DemoPublisher(threading.Thread):
                 mean_tokens=2500,
             )
             lines = [orjson.dumps(e) for e in generate_events(int(self.rate), live_shape, seed=n + 10_000)]
-            lines = [line.replace(b'"evt-', f'"live-{n}-'.encode()) for line in lines]
+            lines = [line.replace(b'"evt-', f'"live-{self.run_id}-{n}-'.encode()) for line in lines]
             if n % 10 == 0:
                 lines.append(BAD_LINES[n // 10 % len(BAD_LINES)])
             self._send(lines)

@@ -1,0 +1,84 @@
+"""The worker's HTTP endpoints (bound to 127.0.0.1 unless configured): health, progress,
+status, Prometheus metrics, live windowed usage, and the billing queries it serves while it
+owns the embedded warehouse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from streams.handler import BatchHandler
+from streams.lag import LagProbe
+from streams.live_store import latest_alerts, recent_windows
+from usageflow.errors import UsageflowError
+
+if TYPE_CHECKING:
+    from streams.app import WorkerParts
+
+GRANULARITIES = {"minute": "1m", "hour": "1h", "day": "1d", "1m": "1m", "1h": "1h", "1d": "1d"}
+
+
+def register_pages(app: faust.App, parts: WorkerParts, handler: BatchHandler, lag_probe: LagProbe) -> None:
+    @app.page("/progress")
+    async def progress_page(web: Any, request: Any) -> Any:
+        return web.json(handler.progress.snapshot())
+
+    @app.page("/status")
+    async def status_page(web: Any, request: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            recent = await loop.run_in_executor(None, lambda: latest_alerts(parts.warehouse))
+        except UsageflowError:
+            recent = list(handler.recent_alerts)
+        return web.json(
+            {
+                **handler.progress.snapshot(),
+                "lag": lag_probe.lag,
+                "events_per_s": round(lag_probe.rate, 1),
+                "warehouse": parts.warehouse.target.describe(),
+                "warehouse_failing_since": handler.sink.failing_since,
+                "recent_alerts": recent,
+            }
+        )
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(handler.metrics.render(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/health")
+    async def health_page(web: Any, request: Any) -> Any:
+        failing = handler.sink.failing_since
+        healthy = not (failing and time.time() - failing > 30)
+        body = {"status": "ok" if healthy else "warehouse_unavailable", **handler.progress.snapshot()}
+        return web.json(body, status=200 if healthy else 503)
+
+    @app.page("/usage/{account_id}")
+    async def usage_page(web: Any, request: Any, account_id: str) -> Any:
+        window = GRANULARITIES.get(request.query.get("window", "day"))
+        if window is None:
+            return web.json({"error": "window must be minute, hour or day"}, status=400)
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(None, lambda: recent_windows(parts.warehouse, account_id, window))
+        body = {"account_id": account_id, "window": window, "windows": rows, "totals": parts.engine.totals(account_id)}
+        return web.json(body)
+
+    @app.page("/api/{name}")
+    async def api_page(web: Any, request: Any, name: str) -> Any:
+        from usageflow.query_api import QUERIES
+
+        query = QUERIES.get(name)
+        if query is None:
+            return web.json({"error": f"no query named {name!r}"}, status=404)
+        params = dict(request.query.items())
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, lambda: query(parts.warehouse, **params))
+        except (UsageflowError, TypeError, ValueError, ArithmeticError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return web.json({"error": first}, status=400)
+        return web.json(result)
+
+    _ = (progress_page, status_page, metrics_page, health_page, usage_page, api_page)
