@@ -128,7 +128,7 @@ def latest_alerts(warehouse: Warehouse, limit: int = 10) -> list[dict[str, objec
     )
     for row in rows:
         for key in ("level", "value", "limit", "percentage"):
-            row[key] = str(row[key].normalize())
+            row[key] = format(row[key].normalize(), "f")
         for key in ("triggered_at", "emitted_at"):
             row[key] = row[key].replace(tzinfo=UTC).isoformat()
     return rows
