@@ -1,26 +1,29 @@
 -- Tumbling windows per (account_id, api_key_id, model): 1m and 1h (UTC, epoch-aligned) and
 -- 1d (the account's local calendar day from billing_date; its window_start is that date at
 -- 00:00, a label rather than an instant, since local days start at different instants).
--- Filled by the materialized views 0202-0204 from every insert into rated_events. The sink inserts only events the warehouse does not
--- hold yet, so these sums count each event once; read them with sum() ... GROUP BY (rows of
--- one window are summed at merge time).
--- SummingMergeTree: a window's counters are the sum of its rows; merges collapse them.
--- ORDER BY (granularity, account_id, window_start, api_key_id, model): dashboards ask for one
--- granularity of one account over a time range.
--- PARTITION BY (granularity, month): 1-minute windows can be dropped without touching days.
-CREATE TABLE IF NOT EXISTS usage_windows
+-- A view over rated_events FINAL, not a materialized rollup: an insert-time rollup can miss
+-- events whose insert was cut between the table and the view (a crash, a failed view write),
+-- and the sink never re-inserts events the table already holds. Computed at query time, every
+-- stored event is counted exactly once. Filter by granularity and account_id: the account
+-- filter uses rated_events' primary key.
+CREATE VIEW IF NOT EXISTS usage_windows AS
+SELECT granularity, window_start, account_id, api_key_id, model,
+       count() AS requests,
+       sum(e.in_tokens) AS input_tokens,
+       sum(e.out_tokens) AS output_tokens,
+       sum(e.in_tokens + e.out_tokens) AS total_tokens,
+       sum(e.cost) AS list_cost
+FROM
 (
-    granularity    LowCardinality(String),
-    window_start   DateTime64(3, 'UTC'),
-    account_id     LowCardinality(String),
-    api_key_id     LowCardinality(String),
-    model          LowCardinality(String),
-    requests       UInt64,
-    input_tokens   UInt64,
-    output_tokens  UInt64,
-    total_tokens   UInt64,
-    list_cost      Decimal(38, 12)
-)
-ENGINE = SummingMergeTree((requests, input_tokens, output_tokens, total_tokens, list_cost))
-PARTITION BY (granularity, toYYYYMM(window_start))
-ORDER BY (granularity, account_id, window_start, api_key_id, model)
+    SELECT arrayJoin([
+               ('1m', toStartOfMinute(ts)),
+               ('1h', toStartOfHour(ts)),
+               ('1d', toDateTime64(billing_date, 3, 'UTC'))
+           ]) AS window,
+           window.1 AS granularity,
+           toDateTime64(window.2, 3, 'UTC') AS window_start,
+           account_id, api_key_id, model,
+           toUInt64(input_tokens) AS in_tokens, toUInt64(output_tokens) AS out_tokens, list_cost AS cost
+    FROM rated_events FINAL
+) AS e
+GROUP BY granularity, window_start, account_id, api_key_id, model

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas import Alert
 from streams.live_store import alert_bytes, seed_accounts, store_alerts
 from streams.sink import FlushResult, WarehouseSink
 from usageflow.alerting.engine import LiveEngine
@@ -88,13 +89,16 @@ class BatchHandler:
             value = dead_letter_value(rejected.reason, rejected.message, r.value, r.topic, r.partition, r.offset, r.key)
             await self.send_dead_letter(r.key, value, dead_letter_headers(rejected.reason))
         new_accounts = self.engine.unknown_accounts(r.event.account_id for r in outcome.rated)
+        caught_up: list[Alert] = []
         if new_accounts:
             seeds = await self._until_ok(lambda: seed_accounts(self.warehouse, new_accounts))
+            now = datetime.now(UTC)
             for seed in seeds:
-                self.engine.seed_account(seed)
+                caught_up += self.engine.seed_account(seed, self.accounts.get(seed.account_id), now)
         result = await self.sink.write_until_stored(outcome.rated, self.stopping)
         fresh = [(outcome.partitions[i], outcome.rated[i]) for i in result.fresh]
         live = self.engine.process(fresh, self.accounts.get, datetime.now(UTC))
+        live.alerts[:0] = caught_up
         deliveries = [await self.send_alert(a.account_id.encode(), alert_bytes(a)) for a in live.alerts]
         if deliveries:  # all acknowledged by Kafka before they count as fired
             await asyncio.gather(*deliveries)

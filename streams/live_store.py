@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import orjson
@@ -28,14 +28,14 @@ def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str]) -> list[Acco
     params = {"accounts": list(account_ids)}
     months = warehouse.query(
         _NEWEST + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
-        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, sum(r.list_cost) AS cost "
+        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, sum(r.list_cost) AS cost, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
         "WHERE r.ts >= n.newest_ts - INTERVAL 100 DAY GROUP BY r.account_id, r.billing_month",
         params,
     )
     days = warehouse.query(
         _NEWEST + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
-        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens "
+        "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
         "WHERE r.ts >= n.newest_ts - INTERVAL 6 DAY GROUP BY r.account_id, r.billing_date",
         params,
@@ -56,14 +56,20 @@ def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str]) -> list[Acco
         seed = seeds[row["account_id"]]
         seed.month_tokens[row["billing_month"]] = int(row["tokens"])
         seed.month_list_cost[row["billing_month"]] = Decimal(row["cost"])
+        seed.last_event_at[row["billing_month"]] = _utc(row["last_ts"])
     for row in days:
         seeds[row["account_id"]].day_tokens[row["day"]] = int(row["tokens"])
+        seeds[row["account_id"]].last_event_at[row["day"]] = _utc(row["last_ts"])
     for row in recent:
         ts = row["ts"] if row["ts"].tzinfo else row["ts"].replace(tzinfo=UTC)
         seeds[row["account_id"]].recent_requests.append((ts, int(row["latency_ms"])))
     for row in fired:
         seeds[row["account_id"]].fired.append((row["account_id"], row["type"], row["period"], row["level"]))
     return list(seeds.values())
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def store_alerts(warehouse: Warehouse, alerts: Sequence[Alert]) -> None:

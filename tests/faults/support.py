@@ -8,8 +8,10 @@ chDB path (chDB allows one path per process, and the worker owns it while it run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -228,6 +230,43 @@ class StreamExpectation:
         return [
             ref.invoice(self.book, a, month, self.accounts.get(a), rows.get(a, [])).to_json() for a in sorted(billed)
         ]
+
+
+# --- injected write failures -----------------------------------------------------------------
+
+
+def chattr_works(scratch: Path) -> bool:
+    """Can this process make a directory immutable (root with CAP_LINUX_IMMUTABLE, a filesystem
+    with attributes)? Then even root cannot create files in it."""
+    if shutil.which("chattr") is None:
+        return False
+    probe = scratch / "chattr-probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True, check=False).returncode != 0:
+        return False
+    try:
+        (probe / "x").touch()
+    except OSError:
+        return True
+    finally:
+        subprocess.run(["chattr", "-i", str(probe)], capture_output=True, check=False)
+    return False
+
+
+@contextlib.contextmanager
+def immutable(directory: Path) -> Iterator[None]:
+    """No file can be created in `directory` meanwhile: a chDB table there cannot write a part
+    (its inserts fail with a DatabaseError, reads still work)."""
+    subprocess.run(["chattr", "+i", str(directory)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
+def chdb_table_dir(chdb_path: Path, database: str, table: str) -> Path:
+    """The part directory of a table of an Atomic database (data/<db>/<table> links to it)."""
+    return Path(os.path.realpath(chdb_path / "data" / database / table))
 
 
 # --- processes ------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ Size: 200,000 events by default (213,834 lines with duplicates and bad lines). M
 (2 cores shared with other work, load average 2-4, at commit 314b2b3): generating the stream
 takes ~9 s, publishing it ~12 s (~18,000 lines/s), one worker processes it in ~100 s (~2,100
 records/s; it was ~1,400/s before the rating and Decimal128 speed-ups of bc99e25/314b2b3).
-Full suite run: baseline 141 s, SIGKILL 167 s, broker down 146 s, warehouse writes failing
-182 s, warehouse held at start 158 s (about 14 min in all). On a slower or busier machine
-lower it, e.g. USAGEFLOW_FAULT_EVENTS=60000 (~2 min per scenario). Other knobs:
+Three full runs at the default: baseline replay 108-141 s, SIGKILL 140-167 s, broker down
+137-170 s, warehouse writes failing 116-182 s, warehouse held at start 134-158 s (11-14 min
+in all, with test_crash_windows.py). On a slower or busier machine lower it, e.g.
+USAGEFLOW_FAULT_EVENTS=60000 (~1 min per scenario). Other knobs:
 USAGEFLOW_FAULT_SEED (7107), USAGEFLOW_FAULT_KILLS (4, at least 3), USAGEFLOW_FAULT_OUTAGE_S
 (30), USAGEFLOW_FAULT_CHUNKS (8), USAGEFLOW_FAULT_TIMEOUT_S (hard per-test timeout, 900).
 
@@ -41,7 +42,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -52,7 +52,16 @@ from typing import Any
 
 import pytest
 
-from tests.faults.support import HOLD_SCRIPT, Baseline, FaultSettings, Scenario, WorkerProcess
+from tests.faults.support import (
+    HOLD_SCRIPT,
+    Baseline,
+    FaultSettings,
+    Scenario,
+    WorkerProcess,
+    chattr_works,
+    chdb_table_dir,
+    immutable,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(int(os.environ.get("USAGEFLOW_FAULT_TIMEOUT_S", "900")))]
 
@@ -208,24 +217,6 @@ def test_broker_down_for_30s(
 # --- (c) warehouse unavailable ---------------------------------------------------------------
 
 
-def _chattr_works(scratch: Path) -> bool:
-    """Can this process make a directory immutable (root with CAP_LINUX_IMMUTABLE on a
-    filesystem with attributes)? Then even root cannot create files in it."""
-    if shutil.which("chattr") is None:
-        return False
-    probe = scratch / "chattr-probe"
-    probe.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True, check=False).returncode != 0:
-        return False
-    try:
-        (probe / "x").touch()
-    except OSError:
-        return True
-    finally:
-        subprocess.run(["chattr", "-i", str(probe)], capture_output=True, check=False)
-    return False
-
-
 def _chdb_path(scenario: Scenario) -> Path:
     url = scenario.cli.env["USAGEFLOW_WAREHOUSE"]
     assert url.startswith("chdb:"), url
@@ -258,7 +249,7 @@ def test_warehouse_writes_fail_mid_stream(
     DatabaseError on insert, as a refusing server would). The worker must hold its batch,
     retry with back-off, report it (/status, /metrics, /health 503 after 30 s), and store
     everything once the directory is writable again."""
-    if not _chattr_works(tmp_path):
+    if not chattr_works(tmp_path):
         pytest.skip("chattr +i is not available here (needs root with CAP_LINUX_IMMUTABLE)")
     hold = max(fault_settings.outage_s, 33.0)
     s = make_scenario("warehouse-writes-fail")
@@ -267,13 +258,12 @@ def test_warehouse_writes_fail_mid_stream(
     publisher.start()
     worker = s.start_worker(label="worker")
     s.wait_consumed(worker, int(0.25 * len(s.exp.lines)), timeout=180, publisher=publisher)
-    table_dir = Path(os.path.realpath(_chdb_path(s) / "data" / "usageflow" / "rated_events"))
+    table_dir = chdb_table_dir(_chdb_path(s), "usageflow", "rated_events")
     assert table_dir.is_dir() and "store" in table_dir.parts, table_dir
     seen: dict[str, Any] = {"failing_since": None, "gauge": None, "health": set(), "died": None}
-    subprocess.run(["chattr", "+i", str(table_dir)], check=True)
-    s.mark("writes failing")
-    frozen_at = time.monotonic()
-    try:
+    with immutable(table_dir):
+        s.mark("writes failing")
+        frozen_at = time.monotonic()
         while time.monotonic() - frozen_at < hold:
             if not worker.alive():
                 seen["died"] = time.monotonic() - frozen_at
@@ -286,8 +276,6 @@ def test_warehouse_writes_fail_mid_stream(
                 if health:
                     seen["health"].add((health[0], time.time() - float(seen["failing_since"]) > 30.5))
             time.sleep(1.0)
-    finally:
-        subprocess.run(["chattr", "-i", str(table_dir)], check=True)
     s.mark("writes restored")
     s.note(f"during the outage: {seen} (worker progress {worker.last_progress})")
     if seen["died"] is not None:

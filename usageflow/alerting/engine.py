@@ -1,9 +1,9 @@
 """The live side of the stream for one worker: lateness and alert state per account.
 
 The agent hands it the batch's *fresh* events (the sink has just stored them, so each event
-id counts once); it returns alerts to publish. Windowed aggregates are kept by the warehouse
-(materialized views over each insert of fresh events), which the worker serves over HTTP, so
-they survive restarts and cost the stream nothing per event. Restoring after a
+id counts once); it returns alerts to publish. Windowed aggregates are computed by the
+warehouse (the `usage_windows` view over the stored events), which the worker serves over
+HTTP, so they survive restarts and cost the stream nothing per event. Restoring after a
 restart: fired alerts come from the alerts topic and the warehouse (`mark_fired`), period
 totals and recent in-flight requests from the warehouse (`seed_account`), so a restarted or
 rebalanced worker neither repeats nor forgets an alert.
@@ -35,6 +35,7 @@ class AccountSeed:
     month_list_cost: dict[str, Decimal] = field(default_factory=dict)
     day_tokens: dict[str, int] = field(default_factory=dict)
     recent_requests: list[tuple[datetime, int]] = field(default_factory=list)  # (ts, latency_ms)
+    last_event_at: dict[str, datetime] = field(default_factory=dict)  # per seeded day and month
     fired: list[AlertKey] = field(default_factory=list)
 
 
@@ -71,7 +72,11 @@ class LiveEngine:
             else:
                 state.mark_fired([key])
 
-    def seed_account(self, seed: AccountSeed) -> None:
+    def seed_account(
+        self, seed: AccountSeed, account: Account | None = None, now: datetime | None = None
+    ) -> list[Alert]:
+        """Restore an account from the warehouse; return the alerts its stored totals already
+        reach but nobody published (the worker died between storing and alerting)."""
         state = AccountLiveState(seed.account_id)
         state.seed(month_tokens=seed.month_tokens, month_list_cost=seed.month_list_cost, day_tokens=seed.day_tokens)
         for ts, latency_ms in sorted(seed.recent_requests):
@@ -79,6 +84,9 @@ class LiveEngine:
         state.mark_fired(seed.fired)
         state.mark_fired(k for k in self._fired_before_seed if k[0] == seed.account_id)
         self.states[seed.account_id] = state
+        if now is None or not seed.last_event_at:
+            return []
+        return state.catch_up(account, self.book, now, seed.last_event_at, self.rules)
 
     def process(
         self,

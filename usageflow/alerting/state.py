@@ -34,7 +34,7 @@ from typing import Any
 from schemas import Account, Alert, AlertType
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
 from usageflow.alerting.events import LiveEvent, as_live
-from usageflow.alerting.periods import day_key, month_of_day, shift_day, shift_month
+from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
 from usageflow.alerting.rules import (
     DEFAULT_RULES,
     RULE_TYPES,
@@ -48,7 +48,7 @@ from usageflow.alerting.rules import (
     make_alert,
 )
 from usageflow.pricing.price_book import PriceBook
-from usageflow.pricing.rating import RatedEvent
+from usageflow.pricing.rating import RatedEvent, billing_timezone
 
 _RULE_ORDER = {t: i for i, t in enumerate(RULE_TYPES)}
 FiredKey = tuple[str, str, str]  # (type, period, level) of this account
@@ -163,6 +163,41 @@ class AccountLiveState:
                     run.check("budget", month, estimator(month_total, month_cost), ev.ts)
         self._prune()
         run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
+        return run.alerts
+
+    def catch_up(
+        self,
+        account: Account | None,
+        book: PriceBook,
+        now: datetime,
+        last_event_at: Mapping[str, datetime],
+        config: RuleConfig = DEFAULT_RULES,
+    ) -> list[Alert]:
+        """After `seed`: fire the usage and budget levels the seeded totals already reach but no
+        published alert records (a worker stopped between storing events and alerting on them).
+        `last_event_at` gives, per seeded day or month, the time of its newest stored event,
+        used as `triggered_at`. Concurrency is re-derived from the recent requests seeded into
+        the tracker."""
+        limits, rules, estimator = self._terms(account, book, config)
+        run = _Run(self, limits, rules, now)
+        tz = billing_timezone(account, book)
+        for day, tokens in sorted(self.day_tokens.items()):
+            if day in last_event_at:
+                run.check("daily_usage", day, tokens, last_event_at[day])
+                start, end = day_bounds(day, tz)
+                run.check(
+                    "concurrency",
+                    day,
+                    self.concurrency.peak(start, end - timedelta(microseconds=1)),
+                    last_event_at[day],
+                )
+        for month, tokens in sorted(self.month_tokens.items()):
+            if month not in last_event_at:
+                continue
+            run.check("monthly_usage", month, tokens, last_event_at[month])
+            if estimator is not None:
+                cost = self.month_list_cost.get(month, Decimal(0))
+                run.check("budget", month, estimator(tokens, cost), last_event_at[month])
         return run.alerts
 
     def _terms(

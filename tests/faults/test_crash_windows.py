@@ -1,0 +1,162 @@
+"""The crash windows the random SIGKILLs of test_fault_scenarios.py can only hit by chance,
+opened on purpose so the outcome is the same on every run.
+
+A SIGKILL leaves exactly the state a failure at that point leaves: what was written stays
+written, the in-memory state is gone, and Kafka offsets are not committed, so the restarted
+worker reads the batch again. Two such points:
+
+1. after the sink stored a batch and before its alerts reached Kafka (streams/handler.py:
+   `write_until_stored`, then `engine.process(fresh)`, then `send_alert`). The restarted worker
+   finds every re-read event already stored, so none is "fresh" and none reaches the alert
+   engine; docs/guarantees.md promises an alert "once per (account, type, period, level)",
+   i.e. not zero times.
+2. after `rated_events` took an insert and before the materialized views' targets
+   (`usage_windows`) did: ClickHouse writes the source table's part and the views' parts
+   separately, so a kill in between (or a failure of the rollup's write, injected here with an
+   immutable part directory) leaves stored events without their rollup rows, and the retry
+   skips them as already stored. docs/guarantees.md: "a window rollup: each stored event
+   counted once".
+
+These run in the test process with the shared embedded warehouse of tests/conftest.py (a
+database per test), or a ClickHouse server for (1) when USAGEFLOW_TEST_CLICKHOUSE_URL is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas import Account
+from streams.handler import BatchHandler
+from streams.sink import WarehouseSink
+from usageflow.alerting.engine import LiveEngine
+from usageflow.generator import generate_events
+from usageflow.ingest.batch import RawRecord
+from usageflow.ingest.validate import decode_event
+from usageflow.pricing.price_book import load_price_book
+from usageflow.pricing.rating import rate_event
+from usageflow.warehouse import Warehouse
+from usageflow.warehouse.rows import rated_events_table
+
+pytestmark = pytest.mark.faults
+
+BOOK = load_price_book(None)
+STARTER = Account(account_id="al-1", plan="starter")  # daily limit 16,666.67 tokens, 5 concurrent
+
+
+class Accounts:
+    def get(self, account_id: str) -> Account | None:
+        return STARTER if account_id == "al-1" else None
+
+
+class Killed(Exception):
+    """Stands for the SIGKILL: nothing after this point happens."""
+
+
+def ev(event_id: str, ts: str, latency_ms: int = 100) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "event_id": event_id,
+        "account_id": "al-1",
+        "api_key_id": "key-1",
+        "model": "qwen-max",
+        "region": "us-west",
+        "input_tokens": 1000,
+        "output_tokens": 0,
+        "ts": ts,
+        "latency_ms": latency_ms,
+    }
+
+
+def records() -> list[RawRecord]:
+    """One day of al-1 (as in tests/integration/test_alerts_stream.py): ten requests an hour
+    apart (10,000 tokens), then four in flight together (>= 0.75 x 5 concurrent) taking the day
+    to 14,000 tokens (>= 0.8 x 16,666.67). Partition 0, offsets 0.. (uncommitted: read again on
+    restart)."""
+    events = [ev(f"a{i}", f"2026-11-03T{9 + i:02d}:00:00+08:00") for i in range(10)]
+    events += [ev(f"c{i}", f"2026-11-03T20:00:{10 + i:02d}+08:00", latency_ms=20_000) for i in range(4)]
+    return [RawRecord(b"al-1", json.dumps(e).encode(), "usage.events", 0, n) for n, e in enumerate(events)]
+
+
+def alert_keys_of(values: list[bytes]) -> list[tuple[str, str, str]]:
+    return sorted((a["type"], a["period"], a["level"]) for a in map(json.loads, values))
+
+
+def run_life(warehouse: Warehouse, batch: list[RawRecord], die_when_sending_alerts: bool) -> list[bytes]:
+    """One worker life: a fresh engine (state lost with the process), the same warehouse."""
+    sent: list[bytes] = []
+
+    async def send_dead_letter(*_: Any) -> None:
+        return None
+
+    async def send_alert(_key: bytes, value: bytes) -> Any:
+        if die_when_sending_alerts:
+            raise Killed()
+        sent.append(value)
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    handler = BatchHandler(
+        warehouse,
+        Accounts(),  # type: ignore[arg-type]  # only .get is used
+        BOOK,
+        LiveEngine(BOOK),
+        send_dead_letter,
+        send_alert,
+        lambda: False,
+    )
+    with contextlib.suppress(Killed):
+        asyncio.run(handler.handle(batch))
+    return sent
+
+
+def test_alerts_fire_when_a_worker_died_between_storing_and_alerting(
+    warehouse_factory: Callable[..., Warehouse],
+) -> None:
+    batch = records()
+    control = alert_keys_of(run_life(warehouse_factory(), batch, die_when_sending_alerts=False))
+    assert control == [("concurrency", "2026-11-03", "0.75"), ("daily_usage", "2026-11-03", "0.8")]
+
+    warehouse = warehouse_factory()
+    assert run_life(warehouse, batch, die_when_sending_alerts=True) == []  # stored, then "killed"
+    stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
+    assert stored == len(batch)
+    after_restart = alert_keys_of(run_life(warehouse, batch, die_when_sending_alerts=False))
+    assert after_restart == control, (
+        "alerts of a batch stored just before a crash are never published: the re-read events are "
+        f"all 'already stored', so none reaches the alert engine (got {after_restart}, want {control})"
+    )
+
+
+def rated_batch(count: int = 500) -> list[Any]:
+    return [rate_event(decode_event(orjson.dumps(e)), None, BOOK) for e in generate_events(count, seed=99)]
+
+
+def test_windows_count_every_stored_event_once_whatever_the_inserts(
+    warehouse_factory: Callable[..., Warehouse],
+) -> None:
+    """An insert-time rollup (materialized views) lost the window rows of an insert cut short
+    between the table and its views, and the retry skipped the events as already stored. The
+    windows are now computed from the stored events, so there is no second write to lose."""
+    warehouse = warehouse_factory()
+    engine = warehouse.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'usage_windows'"
+    )[0]["engine"]
+    assert engine == "View", "usage_windows must not depend on a second, separately committed write"
+    sink = WarehouseSink(warehouse)
+    batch = rated_batch()
+    sink.write(batch[:300])
+    warehouse.insert_arrow("rated_events", rated_events_table(batch[:100]))  # a racing duplicate insert
+    retried = sink.write(batch)  # a restarted worker re-reading the whole batch
+    stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
+    rows = warehouse.query("SELECT granularity, sum(requests) AS n FROM usage_windows GROUP BY granularity")
+    windows = {r["granularity"]: int(r["n"]) for r in rows}
+    assert stored == len(batch) and retried.already_stored == 300
+    assert windows == {g: len(batch) for g in ("1m", "1h", "1d")}
