@@ -1,12 +1,13 @@
 """Live aggregates and alert rules (events.md): pure logic, no Kafka, Faust or warehouse.
 
-The stream agents only move data: they turn rated events into `LiveEvent`s, feed a
-`WindowAggregator` (1m / 1h / 1d windows, drained to the warehouse rollup) and one
-`AccountLiveState` per account (day / month totals, concurrency, alerts fired once).
+The stream agents only move data: `LiveEngine` turns a batch of newly stored rated events
+into `LiveEvent`s and feeds one `AccountLiveState` per account (day / month totals,
+concurrency, alerts fired once). Windowed usage is computed by the warehouse (`usage_windows`).
 """
 
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
 from usageflow.alerting.events import LiveEvent, as_live
+from usageflow.alerting.lateness import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.alerting.periods import (
     Period,
     day_bounds,
@@ -31,33 +32,20 @@ from usageflow.alerting.rules import (
     make_alert,
 )
 from usageflow.alerting.state import AccountLiveState
-from usageflow.alerting.windows import (
-    DEFAULT_ALLOWED_LATENESS,
-    GRANULARITIES,
-    Granularity,
-    WindowAggregator,
-    WindowRow,
-    is_late,
-    window_bounds,
-)
 
 __all__ = [
     "DEFAULT_ALLOWED_LATENESS",
     "DEFAULT_RETENTION",
     "DEFAULT_RULES",
-    "GRANULARITIES",
     "RULE_TYPES",
     "AccountLiveState",
     "AlertKey",
     "BudgetEstimator",
     "ConcurrencyTracker",
-    "Granularity",
     "Limits",
     "LiveEvent",
     "Period",
     "RuleConfig",
-    "WindowAggregator",
-    "WindowRow",
     "account_limits",
     "alert_id",
     "alert_key",
@@ -72,5 +60,4 @@ __all__ = [
     "month_bounds",
     "month_key",
     "month_period",
-    "window_bounds",
 ]

@@ -19,9 +19,9 @@ from typing import Any
 
 from schemas import Account, Alert
 from usageflow.alerting.events import LiveEvent
+from usageflow.alerting.lateness import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
 from usageflow.alerting.state import AccountLiveState
-from usageflow.alerting.windows import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent
 
