@@ -18,7 +18,7 @@ from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import committed_offsets, ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
-from usageflow.errors import BrokerError, WarehouseError
+from usageflow.errors import BrokerError, WarehouseError, WarehouseLockedError
 from usageflow.logs import logging_config
 from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.query_api import remove_endpoint, write_endpoint
@@ -27,6 +27,7 @@ from usageflow.warehouse.migrate import migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_LOCKED_POLL_S = 1.0
 
 
 @dataclass
@@ -105,12 +106,22 @@ def _prepare_warehouse(url: str, book: PriceBook) -> Warehouse:
 
 
 def _until_ready(what: str, attempt: Callable[[], T], max_delay_s: float = 30.0) -> T:
-    """At start, wait for an unavailable broker or warehouse (locked chDB path, server down)
-    with back-off instead of exiting; configuration errors still stop at once."""
+    """At start, wait for an unavailable broker or warehouse (server down, chDB path held)
+    with back-off instead of exiting; configuration errors still stop at once.
+
+    A held chDB path is probed every second (a local lock check costs nothing): that is how a
+    standby worker started on the same path takes over within a second of the owner's exit.
+    It joins the consumer group only then, so it never holds partitions it cannot store."""
     delay = 0.5
+    last_logged = -float("inf")
     while True:
         try:
             return attempt()
+        except WarehouseLockedError as exc:
+            if time.monotonic() - last_logged >= 30.0:
+                log.warning("standing by: %s; taking over when it is released", exc)
+                last_logged = time.monotonic()
+            time.sleep(_LOCKED_POLL_S)
         except (BrokerError, WarehouseError) as exc:
             log.warning("%s is not available (%s); retrying in %.1fs", what, exc, delay)
             time.sleep(delay)

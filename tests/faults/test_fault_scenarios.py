@@ -28,10 +28,12 @@ USAGEFLOW_FAULT_EVENTS=60000 (~1 min per scenario). Other knobs:
 USAGEFLOW_FAULT_SEED (7107), USAGEFLOW_FAULT_KILLS (4, at least 3), USAGEFLOW_FAULT_OUTAGE_S
 (30), USAGEFLOW_FAULT_CHUNKS (8), USAGEFLOW_FAULT_TIMEOUT_S (hard per-test timeout, 900).
 
-Scenario (d), a second worker joining and the first being killed, needs both workers on one
-warehouse. chDB allows one process per path, so it runs only against a ClickHouse server
-(USAGEFLOW_TEST_CLICKHOUSE_URL); CI here has no ClickHouse server (Debian's is from 2018 and
-there is no Docker engine), so there it is skipped, not imitated.
+Scenario (d), a second worker joining and the first being killed, shares one warehouse. With a
+ClickHouse server (USAGEFLOW_TEST_CLICKHOUSE_URL) both workers are live group members and the
+partitions are rebalanced twice. With chDB, which allows one process per path, the second
+worker is a standby on the same path: it waits outside the group and takes over when the first
+dies. CI here runs the chDB form (no ClickHouse server: Debian's is from 2018 and there is no
+Docker engine).
 
 Per-scenario numbers (lines sent, billed, dead-lettered, alerts, elapsed, worker lives) are
 printed (`-s`) and in the "fault scenarios" section of the terminal summary, and written to
@@ -358,14 +360,9 @@ def test_warehouse_held_by_another_process_at_start(
     _assert_clean(s)
 
 
-# --- (d) a second worker takes over ------------------------------------------------------------
+# --- (d) a second worker joins, then the first is killed ---------------------------------------
 
 
-@pytest.mark.skipif(
-    not SERVER,
-    reason="two workers must share one warehouse: chDB allows one process per path, and CI here has "
-    "no ClickHouse server (set USAGEFLOW_TEST_CLICKHOUSE_URL to run it)",
-)
 def test_second_worker_joins_then_first_is_killed(
     make_scenario: Callable[..., Scenario],
     cli_factory: Callable[..., Any],
@@ -373,9 +370,14 @@ def test_second_worker_joins_then_first_is_killed(
     fault_settings: FaultSettings,
     fault_summary: Callable[[dict[str, Any]], None],
 ) -> None:
-    """Worker 1 runs; worker 2 joins mid-stream (rebalance: partitions move, the new owner seeds
-    its accounts from the warehouse); then worker 1 is SIGKILLed and worker 2 takes everything
-    over after the session timeout. Both write to one ClickHouse server database."""
+    """Worker 1 runs; worker 2 is started mid-stream on the same warehouse; then worker 1 is
+    SIGKILLed and worker 2 must finish the stream.
+
+    With a ClickHouse server both are live members of the group: partitions move to worker 2
+    when it joins (it seeds the accounts it receives from the warehouse) and all of them after
+    the kill. With chDB (one process per path) worker 2 is a standby: it must stay up without
+    consuming anything while worker 1 holds the path, then take the path and every partition
+    over by itself once worker 1 is gone — never two writers on one path."""
     rng = random.Random(fault_settings.seed + 4)
     s = make_scenario("second-worker")
     second_cli = cli_factory("second", warehouse=s.cli.env["USAGEFLOW_WAREHOUSE"])
@@ -386,17 +388,40 @@ def test_second_worker_joins_then_first_is_killed(
     s.wait_consumed(first, int(rng.uniform(0.15, 0.3) * len(s.exp.lines)), timeout=180, publisher=publisher)
     second = s.start_worker(second_cli, label="second")
     s.mark("second started")
-    if not s.wait_consumed(second, 1, timeout=120, publisher=publisher):
-        s.note(f"the second worker consumed nothing before the first was killed: {second.last_progress}")
-    time.sleep(rng.uniform(0.5, 3.0))
+    if SERVER:
+        if not s.wait_consumed(second, 1, timeout=120, publisher=publisher):
+            s.fail(f"the second worker consumed nothing while the first was running: {second.last_progress}")
+        time.sleep(rng.uniform(0.5, 3.0))
+    else:
+        _check_standby(s, first, second, watch_s=rng.uniform(8.0, 12.0))
     if first.alive():
         first.sigkill()
         s.mark("first killed")
     else:
         s.fail(f"the first worker exited by itself: {first.tail(8)}")
+    if not SERVER and s.wait_consumed(second, 1, timeout=120, publisher=publisher):
+        s.mark("second consuming")
     if s.wait_processed([second], publisher):
         _stop_final(s, second)
     s.stop_everything()
     s.verify(baseline.alerts, publisher)
     s.finish(fault_summary)
     _assert_clean(s)
+
+
+def _check_standby(s: Scenario, first: WorkerProcess, second: WorkerProcess, watch_s: float) -> None:
+    """While the first worker holds the chDB path the second must neither exit nor consume (it
+    has not joined the group, so the first keeps every partition)."""
+    end = time.monotonic() + watch_s
+    while time.monotonic() < end:
+        if not second.alive():
+            s.fail(f"the standby worker exited (code {second.proc.returncode}): {second.tail(6)}")
+            return
+        if second.progress() is not None:
+            s.fail(f"the standby worker is serving while the first holds the path: {second.last_progress}")
+            return
+        time.sleep(0.5)
+    consumed = first.progress()
+    s.note(f"standby for {watch_s:.1f}s while the first worker went on ({consumed})")
+    if "standing by" not in second.tail(40):
+        s.fail(f"the standby worker did not say it is standing by: {second.tail(6)}")
