@@ -22,11 +22,12 @@ from streams.handler import BatchHandler
 from streams.http import register_pages
 from streams.lag import LagProbe
 from streams.monitor import BatchMonitor
+from streams.reader import EventBatch, EventReader
 from streams.sink import EX_TEMPFAIL
+from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
-from usageflow.ingest.batch import RawRecord
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse import Warehouse
 
@@ -72,20 +73,17 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
 
 def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
     stream = parts.stream
+    # The events come in batches from streams.source, whose consumer is the `group` member.
+    # Faust's own consumer only follows its leader topic, under an id of its own (one group
+    # cannot mix Faust's assignor with librdkafka's).
     app = faust.App(
-        parts.topics.group,
+        f"{parts.topics.group}.app",
         **faust_broker_options(parts.kafka),
         store="memory://",
         datadir=str(parts.paths.data_dir / "faust"),
         topic_partitions=parts.topics.partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
-        # A SIGKILLed member holds its partitions until its session expires: keep that short.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
-        stream_buffer_maxsize=max(4096, stream.flush_max_rows * 2),
-        broker_max_poll_records=max(500, stream.flush_max_rows),
         web_enabled=True,
         web_bind=stream.http_host,
         web_host=stream.http_host,
@@ -93,7 +91,6 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         producer_acks=-1,
     )
     app.monitor = BatchMonitor()
-    events_topic = app.topic(parts.topics.events, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(parts.topics.dlq, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(parts.topics.alerts, key_serializer="raw", value_serializer="raw")
     stopping = {"flag": False}
@@ -114,15 +111,26 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         lambda: stopping["flag"],
     )
 
-    @app.agent(events_topic, name="rate-events")
-    async def rate_events(events: faust.StreamT[bytes]) -> None:
-        async for batch in events.take_events(  # type: ignore[attr-defined]  # missing from StreamT
-            stream.flush_max_rows, within=stream.flush_interval_s
-        ):
-            m = [e.message for e in batch]
-            await finish_even_if_cancelled(
-                handler.handle([RawRecord(x.key, x.value, x.topic, x.partition, x.offset) for x in m])
-            )
+    source = BatchSource(
+        parts.kafka, parts.topics.events, parts.topics.group, stream.flush_max_rows, stream.flush_interval_s
+    )
+    batches = app.channel()
+
+    @app.agent(batches, name="rate-events")
+    async def rate_events(stream: faust.StreamT[EventBatch]) -> None:
+        """One message per batch read from the events topic (see streams.source)."""
+        async for batch in stream:
+            try:
+                await finish_even_if_cancelled(handler.handle(batch.records))
+            except BaseException as exc:
+                if not batch.done.done():
+                    batch.done.set_exception(exc)
+                raise
+            batch.done.set_result(None)
+
+    reader = EventReader(source, batches, parts.engine)
+    app.task(reader.run)
+    app.on_before_shutdown.connect(reader.on_shutdown)  # type: ignore[arg-type]  # async receiver
 
     @app.timer(0.5)
     async def housekeeping() -> None:

@@ -1,7 +1,8 @@
 """What the agent does with one batch: dead letters, storage, then the live side (alerts).
 
-Order matters for exactly-once: accounts new to this worker are seeded from the warehouse
-*before* the batch is stored (so the seed never includes the batch), only events stored now
+Order matters for exactly-once: the live state is restored from the warehouse (all accounts
+in one go, after each partition assignment) and each account seeded *before* a batch of it is
+stored (so the seed never includes the batch), only events stored now
 (`fresh`) reach the live state, and an alert is recorded in the warehouse only after Kafka
 acknowledged it. The offsets of the batch are committed by Faust after `handle` returns.
 """
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import Alert
 from streams.live_store import alert_bytes, seed_accounts, store_alerts
 from streams.sink import FlushResult, WarehouseSink
 from usageflow.alerting.engine import LiveEngine
@@ -88,13 +88,10 @@ class BatchHandler:
             r = rejected.record
             value = dead_letter_value(rejected.reason, rejected.message, r.value, r.topic, r.partition, r.offset, r.key)
             await self.send_dead_letter(r.key, value, dead_letter_headers(rejected.reason))
-        new_accounts = self.engine.unknown_accounts(r.event.account_id for r in outcome.rated)
-        caught_up: list[Alert] = []
-        if new_accounts:
-            seeds = await self._until_ok(lambda: seed_accounts(self.warehouse, new_accounts))
-            now = datetime.now(UTC)
-            for seed in seeds:
-                caught_up += self.engine.seed_account(seed, self.accounts.get(seed.account_id), now)
+        if not self.engine.restored:
+            self.engine.restore(await self._until_ok(lambda: seed_accounts(self.warehouse)))
+        now = datetime.now(UTC)
+        caught_up = self.engine.activate({r.event.account_id for r in outcome.rated}, self.accounts.get, now)
         result = await self.sink.write_until_stored(outcome.rated, self.stopping)
         fresh = [(outcome.partitions[i], outcome.rated[i]) for i in result.fresh]
         live = self.engine.process(fresh, self.accounts.get, datetime.now(UTC))

@@ -16,55 +16,59 @@ from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
 from usageflow.warehouse import Warehouse
 
-_NEWEST = (
-    "WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events "
-    "WHERE account_id IN {accounts:Array(String)} GROUP BY account_id) "
-)
 
-
-def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str]) -> list[AccountSeed]:
+def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str] | None = None) -> list[AccountSeed]:
     """Period totals (about the last 3 months and 5 days of each account's event time), its
-    requests of the last 2 hours, and its recorded alerts: everything `LiveEngine` needs."""
-    params = {"accounts": list(account_ids)}
+    requests of the last 2 hours, and its recorded alerts: everything `LiveEngine` needs. For
+    the given accounts, or (None) for every account with something stored."""
+    where = "" if account_ids is None else "WHERE account_id IN {accounts:Array(String)} "
+    newest = f"WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events {where}GROUP BY account_id) "
+    params = {"accounts": list(account_ids or ())}
     months = warehouse.query(
-        _NEWEST + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
+        newest + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
         "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, sum(r.list_cost) AS cost, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
         "WHERE r.ts >= n.newest_ts - INTERVAL 100 DAY GROUP BY r.account_id, r.billing_month",
         params,
     )
     days = warehouse.query(
-        _NEWEST + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
+        newest + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
         "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
         "WHERE r.ts >= n.newest_ts - INTERVAL 6 DAY GROUP BY r.account_id, r.billing_date",
         params,
     )
     recent = warehouse.query(
-        _NEWEST + "SELECT r.account_id AS account_id, r.ts AS ts, r.latency_ms AS latency_ms "
+        newest + "SELECT r.account_id AS account_id, r.ts AS ts, r.latency_ms AS latency_ms "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
         "WHERE r.ts >= n.newest_ts - INTERVAL 2 HOUR",
         params,
     )
     fired = warehouse.query(
-        "SELECT account_id, type, period, toString(level) AS level FROM alerts FINAL "
-        "WHERE account_id IN {accounts:Array(String)}",
+        "SELECT account_id, type, period, toString(level) AS level FROM alerts FINAL " + where,
         params,
     )
-    seeds = {a: AccountSeed(account_id=a) for a in account_ids}
+    seeds: dict[str, AccountSeed] = {a: AccountSeed(account_id=a) for a in account_ids or ()}
+
+    def seed_of(account_id: str) -> AccountSeed:
+        seed = seeds.get(account_id)
+        if seed is None:
+            seed = seeds[account_id] = AccountSeed(account_id=account_id)
+        return seed
+
     for row in months:
-        seed = seeds[row["account_id"]]
+        seed = seed_of(row["account_id"])
         seed.month_tokens[row["billing_month"]] = int(row["tokens"])
         seed.month_list_cost[row["billing_month"]] = Decimal(row["cost"])
         seed.last_event_at[row["billing_month"]] = _utc(row["last_ts"])
     for row in days:
-        seeds[row["account_id"]].day_tokens[row["day"]] = int(row["tokens"])
-        seeds[row["account_id"]].last_event_at[row["day"]] = _utc(row["last_ts"])
+        seed_of(row["account_id"]).day_tokens[row["day"]] = int(row["tokens"])
+        seed_of(row["account_id"]).last_event_at[row["day"]] = _utc(row["last_ts"])
     for row in recent:
         ts = row["ts"] if row["ts"].tzinfo else row["ts"].replace(tzinfo=UTC)
-        seeds[row["account_id"]].recent_requests.append((ts, int(row["latency_ms"])))
+        seed_of(row["account_id"]).recent_requests.append((ts, int(row["latency_ms"])))
     for row in fired:
-        seeds[row["account_id"]].fired.append((row["account_id"], row["type"], row["period"], row["level"]))
+        seed_of(row["account_id"]).fired.append((row["account_id"], row["type"], row["period"], row["level"]))
     return list(seeds.values())
 
 

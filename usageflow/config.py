@@ -114,7 +114,7 @@ class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="USAGEFLOW_STREAM_", **_COMMON)  # type: ignore[typeddict-item]
 
     flush_max_rows: int = 20_000
-    flush_interval_s: float = 0.5
+    flush_interval_s: float = 0.1
     allowed_lateness_hours: float = 48.0
     http_host: str = "127.0.0.1"
     http_port: int = 6066

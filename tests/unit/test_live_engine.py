@@ -17,12 +17,12 @@ STARTER = Account(account_id="a", plan="starter")  # daily limit 16,666.67; leve
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
-def rated(event_id: str, ts: datetime, tokens: int) -> RatedEvent:
+def rated(event_id: str, ts: datetime, tokens: int, account: str = "a") -> RatedEvent:
     event = UsageEvent.model_validate(
         {
             "schema_version": 1,
             "event_id": event_id,
-            "account_id": "a",
+            "account_id": account,
             "api_key_id": "k",
             "model": "qwen-max",
             "input_tokens": tokens,
@@ -75,3 +75,22 @@ def test_seeded_totals_count_and_fired_alerts_do_not_repeat() -> None:
     )
     out = engine.process([(0, rated("y", t, 400))], lookup, NOW)
     assert [(a.type, a.value) for a in out.alerts] == [("daily_usage", 13_400)]
+
+
+def test_restore_seeds_each_account_when_it_first_shows_up_and_reset_keeps_published_alerts() -> None:
+    day = {"2026-11-03": 13_000}
+    t = datetime(2026, 11, 3, 5, tzinfo=UTC)
+    engine = LiveEngine(BOOK)
+    engine.mark_fired([("a", "daily_usage", "2026-11-03", "0.8")])  # read from the alerts topic
+    engine.restore([AccountSeed(account_id=a, day_tokens=dict(day), month_tokens={"2026-11": 13_000}) for a in "ab"])
+    assert engine.restored and engine.activate({"b"}, lookup, NOW) == []
+    assert set(engine.states) == {"b"} and set(engine.pending) == {"a"}
+    engine.activate({"a"}, lookup, NOW)
+    out = engine.process([(0, rated("x", t, 400)), (0, rated("y", t, 400, account="b"))], lookup, NOW)
+    # a's crossing was published before the restart; b's counts from its seeded 13,000.
+    assert [(a.account_id, a.type, a.value) for a in out.alerts] == [("b", "daily_usage", 13_400)]
+    engine.reset()
+    assert not engine.restored and not engine.states and not engine.pending
+    engine.restore([])  # nothing stored: accounts start from zero, published alerts still count
+    out = engine.process([(0, rated("z", t, 14_000)), (0, rated("w", t, 14_000, account="c"))], lookup, NOW)
+    assert [(a.account_id, a.value) for a in out.alerts] == [("c", 14_000)]

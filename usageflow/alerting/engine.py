@@ -57,19 +57,45 @@ class LiveEngine:
         self.allowed_lateness = allowed_lateness
         self.states: dict[str, AccountLiveState] = {}
         self.newest_by_partition: dict[int, datetime] = {}
-        self._fired_before_seed: list[AlertKey] = []
+        self.pending: dict[str, AccountSeed] = {}
+        self.restored = False
+        self._published: dict[str, list[AlertKey]] = {}
 
-    def unknown_accounts(self, account_ids: Iterable[str]) -> list[str]:
-        """Accounts this worker holds no state for yet (seed them before `process`)."""
-        return sorted({a for a in account_ids if a not in self.states})
+    def restore(self, seeds: Iterable[AccountSeed]) -> None:
+        """Every account's stored totals, read in one go whenever this worker's partitions are
+        (re)assigned. Each seed is taken up by `activate` when its account first shows up in a
+        batch here; an account without a seed has nothing stored and starts from zero."""
+        self.reset()
+        self.pending = {seed.account_id: seed for seed in seeds}
+        self.restored = True
+
+    def reset(self) -> None:
+        """Forget all live state (partitions were reassigned: another worker may have moved
+        some accounts on); the next batch restores it from the warehouse."""
+        self.states.clear()
+        self.pending.clear()
+        self.newest_by_partition.clear()
+        self.restored = False
+
+    def activate(
+        self, account_ids: Iterable[str], lookup_account: Callable[[str], Account | None], now: datetime
+    ) -> list[Alert]:
+        """Seed the accounts of a batch from `restore` (before the batch is stored, so a seed
+        never includes it); return the alerts their stored totals reach but nobody published."""
+        alerts: list[Alert] = []
+        for account_id in account_ids:
+            seed = self.pending.pop(account_id, None)
+            if seed is not None:
+                alerts += self.seed_account(seed, lookup_account(account_id), now)
+        return alerts
 
     def mark_fired(self, keys: Iterable[AlertKey]) -> None:
-        """Alerts already published (read back from the alerts topic at start)."""
+        """Alerts already published (read back from the alerts topic at start): kept for the
+        life of the worker, since states are rebuilt after a reassignment."""
         for key in keys:
+            self._published.setdefault(key[0], []).append(key)
             state = self.states.get(key[0])
-            if state is None:
-                self._fired_before_seed.append(key)
-            else:
+            if state is not None:
                 state.mark_fired([key])
 
     def seed_account(
@@ -82,7 +108,7 @@ class LiveEngine:
         for ts, latency_ms in sorted(seed.recent_requests):
             state.concurrency.add_request(ts, latency_ms)
         state.mark_fired(seed.fired)
-        state.mark_fired(k for k in self._fired_before_seed if k[0] == seed.account_id)
+        state.mark_fired(self._published.get(seed.account_id, ()))
         self.states[seed.account_id] = state
         if now is None or not seed.last_event_at:
             return []
@@ -108,11 +134,14 @@ class LiveEngine:
             per_account.setdefault(rated.event.account_id, []).append(LiveEvent.from_rated(rated))
         alerts: list[Alert] = []
         for account_id, events in per_account.items():
-            state = self.states.get(account_id)
-            if state is None:
-                state = self.states[account_id] = AccountLiveState(account_id)
+            state = self.states.get(account_id) or self._new_state(account_id)
             alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules))
         return LiveOutcome(alerts=alerts, late=late)
+
+    def _new_state(self, account_id: str) -> AccountLiveState:
+        state = self.states[account_id] = AccountLiveState(account_id)
+        state.mark_fired(self._published.get(account_id, ()))
+        return state
 
     def totals(self, account_id: str) -> dict[str, Any] | None:
         """The alert rules' running day and month totals of one account (None: not held here)."""

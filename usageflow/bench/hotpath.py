@@ -63,10 +63,10 @@ class BatchPath:
         from usageflow.warehouse.rows import rated_events_table
 
         outcome = self.timed("decode_validate_rate", lambda: process_batch(records, self.lookup, self.book))
-        new = self.engine.unknown_accounts(r.event.account_id for r in outcome.rated)
-        if new:
-            for seed in self.timed("seed_accounts", lambda: seed_accounts(self.warehouse, new)):
-                self.engine.seed_account(seed)
+        if not self.engine.restored:
+            self.timed("restore_live_state", lambda: self.engine.restore(seed_accounts(self.warehouse)))
+        now = datetime.now(UTC)
+        self.engine.activate({r.event.account_id for r in outcome.rated}, self.lookup, now)
         stored = self.timed("sink_dedupe_query", lambda: self.sink.stored_ids(outcome.rated))
         fresh_idx = [i for i, r in enumerate(outcome.rated) if (r.event.account_id, r.event.event_id) not in stored]
         rows = [outcome.rated[i] for i in fresh_idx]

@@ -1,0 +1,92 @@
+"""The loop between the batch source and the rating agent: read, hand over, wait, commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from streams.sink import EX_TEMPFAIL
+from streams.source import BatchSource
+from usageflow.alerting.engine import LiveEngine
+from usageflow.ingest.batch import RawRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+EX_SOFTWARE = 70
+
+
+@dataclass
+class EventBatch:
+    """One agent message: records of the events topic, and the future the agent resolves once
+    they are stored, dead-lettered and alerted (only then are their offsets committed)."""
+
+    records: list[RawRecord]
+    done: asyncio.Future[None]
+
+
+def next_offsets(records: list[RawRecord]) -> dict[int, int]:
+    offsets: dict[int, int] = {}
+    for r in records:
+        if r.offset + 1 > offsets.get(r.partition, 0):
+            offsets[r.partition] = r.offset + 1
+    return offsets
+
+
+class EventReader:
+    def __init__(self, source: BatchSource, channel: Any, engine: LiveEngine, grace_s: float = 60.0) -> None:
+        self.source = source
+        self.channel = channel
+        self.engine = engine
+        self.grace_s = grace_s
+        self._stop = False
+        self._running = False
+        self._finished: asyncio.Event | None = None
+
+    async def run(self) -> None:
+        """The app task: until shutdown, one batch at a time."""
+        self._finished = asyncio.Event()
+        self._running = True
+        loop = asyncio.get_running_loop()
+        try:
+            await self._call(self.source.open)
+            while not self._stop:
+                records = await self._call(self.source.poll)
+                if self.source.take_reassigned() and self.engine.restored:
+                    self.engine.reset()
+                    log.info("partitions reassigned: live alert state will be restored from the warehouse")
+                if not records or self._stop:
+                    continue  # at shutdown an unprocessed batch is simply not committed
+                batch = EventBatch(records, loop.create_future())
+                await self.channel.send(value=batch)
+                await batch.done
+                await self._call(self.source.commit, next_offsets(records))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Nothing past the stored batches is committed: a restart carries on from there.
+            log.exception("the events reader failed; exiting so the worker can be restarted")
+            os._exit(EX_SOFTWARE)
+        finally:
+            try:
+                await self._call(self.source.close)
+            finally:
+                self._finished.set()
+
+    async def on_shutdown(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        """Before Faust stops the agent: finish (store, alert, commit) the batch in hand."""
+        self._stop = True
+        if not self._running or self._finished is None:
+            return
+        try:
+            await asyncio.wait_for(self._finished.wait(), timeout=self.grace_s)
+        except TimeoutError:
+            # Still not stored (warehouse down): exit without committing it.
+            log.error("batch not stored within %.0fs of shutdown: exiting uncommitted", self.grace_s)
+            os._exit(EX_TEMPFAIL)
+
+    async def _call(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.source.thread, work, *args)
