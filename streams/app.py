@@ -21,11 +21,13 @@ import faust
 from streams.handler import BatchHandler
 from streams.http import register_pages
 from streams.lag import LagProbe
+from streams.live_store import published_alerts, record_published
 from streams.monitor import BatchMonitor
 from streams.reader import EventBatch, EventReader
 from streams.sink import EX_TEMPFAIL
 from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
+from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.pricing.price_book import PriceBook
@@ -84,6 +86,10 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         topic_partitions=parts.topics.partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        # Faust's consumer (leader topic only) must not make a restarted worker wait for the
+        # session of a SIGKILLed one to expire (60 s by default) before the app is ready.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         web_enabled=True,
         web_bind=stream.http_host,
         web_host=stream.http_host,
@@ -128,7 +134,15 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
                 raise
             batch.done.set_result(None)
 
-    reader = EventReader(source, batches, parts.engine)
+    def sync_published() -> list[AlertKey]:
+        """The alerts topic's keys; alerts on it that the warehouse misses are stored."""
+        alerts = published_alerts(parts.kafka, parts.topics.alerts)
+        missing = record_published(parts.warehouse, alerts)
+        if missing:
+            log.warning("%d published alert(s) were missing from the warehouse alerts table: stored", missing)
+        return [alert_key(a) for a in alerts]
+
+    reader = EventReader(source, batches, parts.engine, sync_published)
     app.task(reader.run)
     app.on_before_shutdown.connect(reader.on_shutdown)  # type: ignore[arg-type]  # async receiver
 

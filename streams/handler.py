@@ -1,16 +1,18 @@
-"""What the agent does with one batch: dead letters, storage, then the live side (alerts).
+"""What the agent does with one batch: dead letters, the live side (alerts), then storage.
 
 Order matters for exactly-once: the live state is restored from the warehouse (all accounts
 in one go, after each partition assignment) and each account seeded *before* a batch of it is
-stored (so the seed never includes the batch), only events stored now
-(`fresh`) reach the live state, and an alert is recorded in the warehouse only after Kafka
-acknowledged it. The offsets of the batch are committed by Faust after `handle` returns.
+stored (so the seed never includes the batch); only events the warehouse does not hold yet
+(`fresh`) reach the alert rules; the alerts are acknowledged by Kafka *before* the events are
+stored, and recorded in the warehouse after. The batch's offsets are committed by the reader
+(streams/reader.py) after `handle` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,13 +94,20 @@ class BatchHandler:
             self.engine.restore(await self._until_ok(lambda: seed_accounts(self.warehouse)))
         now = datetime.now(UTC)
         caught_up = self.engine.activate({r.event.account_id for r in outcome.rated}, self.accounts.get, now)
-        result = await self.sink.write_until_stored(outcome.rated, self.stopping)
-        fresh = [(outcome.partitions[i], outcome.rated[i]) for i in result.fresh]
-        live = self.engine.process(fresh, self.accounts.get, datetime.now(UTC))
+        started = time.perf_counter()
+        fresh_idx = await self.sink.fresh_until_known(outcome.rated, self.stopping)
+        fresh = [(outcome.partitions[i], outcome.rated[i]) for i in fresh_idx]
+        live = self.engine.process(fresh, self.accounts.get, now)
         live.alerts[:0] = caught_up
+        # Alerts go out before the events are stored: a crash after the insert can then never
+        # leave stored events whose alerts nobody sent (a restart re-reads the batch, finds it
+        # stored, and its events no longer reach the rules). A crash before the insert re-reads
+        # the events as fresh; their alerts are already on the topic and are not repeated.
         deliveries = [await self.send_alert(a.account_id.encode(), alert_bytes(a)) for a in live.alerts]
         if deliveries:  # all acknowledged by Kafka before they count as fired
             await asyncio.gather(*deliveries)
+        await self.sink.insert_until_stored(outcome.rated, fresh_idx, self.stopping)
+        result = FlushResult(fresh_idx, len(outcome.rated) - len(fresh_idx), time.perf_counter() - started)
         if live.alerts:
             await self._until_ok(lambda: store_alerts(self.warehouse, live.alerts))
         p = self.progress

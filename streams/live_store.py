@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from schemas import Alert
 from usageflow.alerting.engine import AccountSeed
-from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
 from usageflow.warehouse import Warehouse
@@ -98,15 +97,34 @@ def store_alerts(warehouse: Warehouse, alerts: Sequence[Alert]) -> None:
     warehouse.insert_arrow("alerts", table)
 
 
-def fired_from_topic(kafka: KafkaSettings, topic: str) -> list[AlertKey]:
-    """Keys of every alert already on the alerts topic (the log of what was published)."""
-    keys = []
+def published_alerts(kafka: KafkaSettings, topic: str) -> list[Alert]:
+    """Every alert already on the alerts topic (the log of what was published)."""
+    alerts = []
     for msg in read_topic(kafka, topic):
         try:
-            keys.append(alert_key(Alert.model_validate(orjson.loads(msg.value() or b"{}"))))
+            alerts.append(Alert.model_validate(orjson.loads(msg.value() or b"{}")))
         except ValueError:
             continue
-    return keys
+    return alerts
+
+
+def record_published(warehouse: Warehouse, alerts: Sequence[Alert]) -> int:
+    """Store the published alerts the warehouse `alerts` table misses (a worker died between
+    Kafka's acknowledgement and its own insert); how many were missing."""
+    if not alerts:
+        return 0
+    ids = orjson.dumps(sorted({a.alert_id for a in alerts})).decode()
+    held = {
+        row[0]
+        for row in warehouse.query_rows(
+            "SELECT DISTINCT alert_id FROM alerts WHERE alert_id IN (SELECT arrayJoin(JSONExtract({ids:String}, "
+            "'Array(String)')))",
+            {"ids": ids},
+        )[1]
+    }
+    missing = list({a.alert_id: a for a in alerts if a.alert_id not in held}.values())
+    store_alerts(warehouse, missing)
+    return len(missing)
 
 
 WINDOW_SPANS = {"1m": "INTERVAL 2 HOUR", "1h": "INTERVAL 2 DAY", "1d": "INTERVAL 40 DAY"}

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from streams.sink import EX_TEMPFAIL
 from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
+from usageflow.alerting.rules import AlertKey
 from usageflow.ingest.batch import RawRecord
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,18 @@ def next_offsets(records: list[RawRecord]) -> dict[int, int]:
 
 
 class EventReader:
-    def __init__(self, source: BatchSource, channel: Any, engine: LiveEngine, grace_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        source: BatchSource,
+        channel: Any,
+        engine: LiveEngine,
+        sync_published: Callable[[], list[AlertKey]],
+        grace_s: float = 60.0,
+    ) -> None:
         self.source = source
         self.channel = channel
         self.engine = engine
+        self.sync_published = sync_published
         self.grace_s = grace_s
         self._stop = False
         self._running = False
@@ -55,9 +64,8 @@ class EventReader:
             await self._call(self.source.open)
             while not self._stop:
                 records = await self._call(self.source.poll)
-                if self.source.take_reassigned() and self.engine.restored:
-                    self.engine.reset()
-                    log.info("partitions reassigned: live alert state will be restored from the warehouse")
+                if self.source.take_reassigned():
+                    await self._reassigned()
                 if not records or self._stop:
                     continue  # at shutdown an unprocessed batch is simply not committed
                 batch = EventBatch(records, loop.create_future())
@@ -87,6 +95,24 @@ class EventReader:
             # Still not stored (warehouse down): exit without committing it.
             log.error("batch not stored within %.0fs of shutdown: exiting uncommitted", self.grace_s)
             os._exit(EX_TEMPFAIL)
+
+    async def _reassigned(self) -> None:
+        """At the first assignment and after every rebalance: another worker may have moved
+        accounts on, and sent alerts it did not get to record in the warehouse before it died.
+        So the alerts topic is read again and the live state restored from the warehouse
+        before the next batch."""
+        self.engine.reset()
+        delay = 0.5
+        while True:
+            try:
+                keys = await asyncio.get_running_loop().run_in_executor(None, self.sync_published)
+                break
+            except Exception as exc:  # broker or warehouse away: nothing is safe to process yet
+                log.warning("reading published alerts failed, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.engine.mark_fired(keys)
+        log.info("partitions assigned: live alert state will be restored from the warehouse")
 
     async def _call(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.source.thread, work, *args)

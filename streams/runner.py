@@ -13,7 +13,6 @@ import faust
 
 from streams.app import WorkerParts, create_app
 from streams.handler import Progress
-from streams.live_store import fired_from_topic
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import committed_offsets, ensure_topics
@@ -59,7 +58,6 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         engine=LiveEngine(book, allowed_lateness=timedelta(hours=settings.stream.allowed_lateness_hours)),
         stop_at_offsets=stop_at_offsets,
     )
-    parts.engine.mark_fired(fired_from_topic(settings.kafka, settings.topics.alerts))
     app, handler = create_app(parts)
     progress = handler.progress
     if stop_at_offsets is not None:

@@ -61,21 +61,32 @@ class WarehouseSink:
         )[1]
         return {(a, e) for a, e in rows}
 
-    def write(self, rated: Sequence[RatedEvent]) -> FlushResult:
-        started = time.perf_counter()
+    def fresh(self, rated: Sequence[RatedEvent]) -> list[int]:
+        """Indexes of the events of `rated` the warehouse does not hold yet."""
         if not rated:
-            return FlushResult([], 0, 0.0)
+            return []
         stored = self.stored_ids(rated)
-        fresh = [i for i, r in enumerate(rated) if (r.event.account_id, r.event.event_id) not in stored]
+        return [i for i, r in enumerate(rated) if (r.event.account_id, r.event.event_id) not in stored]
+
+    def insert(self, rated: Sequence[RatedEvent], fresh: Sequence[int]) -> None:
         if fresh:
             self.warehouse.insert_arrow("rated_events", rated_events_table([rated[i] for i in fresh]))
+
+    def write(self, rated: Sequence[RatedEvent]) -> FlushResult:
+        started = time.perf_counter()
+        fresh = self.fresh(rated)
+        self.insert(rated, fresh)
         return FlushResult(fresh, len(rated) - len(fresh), time.perf_counter() - started)
 
-    async def write_until_stored(self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]) -> FlushResult:
-        """Store the batch, retrying until the warehouse takes it."""
-        result: FlushResult = await self.retry(lambda: self.write(rated), stopping)
-        self.last_flush_at = time.time()
+    async def fresh_until_known(self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]) -> list[int]:
+        result: list[int] = await self.retry(lambda: self.fresh(rated), stopping)
         return result
+
+    async def insert_until_stored(
+        self, rated: Sequence[RatedEvent], fresh: Sequence[int], stopping: Callable[[], bool]
+    ) -> None:
+        await self.retry(lambda: self.insert(rated, fresh), stopping)
+        self.last_flush_at = time.time()
 
     async def retry(self, work: Callable[[], T], stopping: Callable[[], bool]) -> T:
         """Run blocking warehouse work in a thread, retrying with exponential back-off. If the

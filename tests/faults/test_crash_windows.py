@@ -5,11 +5,13 @@ A SIGKILL leaves exactly the state a failure at that point leaves: what was writ
 written, the in-memory state is gone, and Kafka offsets are not committed, so the restarted
 worker reads the batch again. Two such points:
 
-1. after the sink stored a batch and before its alerts reached Kafka (streams/handler.py:
-   `write_until_stored`, then `engine.process(fresh)`, then `send_alert`). The restarted worker
-   finds every re-read event already stored, so none is "fresh" and none reaches the alert
-   engine; docs/guarantees.md promises an alert "once per (account, type, period, level)",
-   i.e. not zero times.
+1. around the alerts of a batch (streams/handler.py: dedupe query, `engine.process(fresh)`,
+   `send_alert`, insert, `store_alerts`): killed while sending, after sending but before the
+   insert, and after the insert but before the alerts are recorded in the warehouse.
+   docs/guarantees.md promises an alert "once per (account, type, period, level)": neither
+   zero times (a re-read event that is already stored never reaches the rules again) nor
+   twice (the restarted worker knows what the alerts topic holds). The batch spans six days,
+   more than the live state keeps (four), as the 20,000-record batches of a backlog do.
 2. after `rated_events` took an insert and before the materialized views' targets
    (`usage_windows`) did: ClickHouse writes the source table's part and the views' parts
    separately, so a kill in between (or a failure of the rollup's write, injected here with an
@@ -28,14 +30,17 @@ import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import patch
 
 import orjson
 import pytest
 
-from schemas import Account
+from schemas import Account, Alert
 from streams.handler import BatchHandler
+from streams.live_store import record_published
 from streams.sink import WarehouseSink
 from usageflow.alerting.engine import LiveEngine
+from usageflow.alerting.rules import alert_key
 from usageflow.generator import generate_events
 from usageflow.ingest.batch import RawRecord
 from usageflow.ingest.validate import decode_event
@@ -74,13 +79,15 @@ def ev(event_id: str, ts: str, latency_ms: int = 100) -> dict[str, object]:
     }
 
 
-def records() -> list[RawRecord]:
-    """One day of al-1 (as in tests/integration/test_alerts_stream.py): ten requests an hour
-    apart (10,000 tokens), then four in flight together (>= 0.75 x 5 concurrent) taking the day
-    to 14,000 tokens (>= 0.8 x 16,666.67). Partition 0, offsets 0.. (uncommitted: read again on
-    restart)."""
-    events = [ev(f"a{i}", f"2026-11-03T{9 + i:02d}:00:00+08:00") for i in range(10)]
-    events += [ev(f"c{i}", f"2026-11-03T20:00:{10 + i:02d}+08:00", latency_ms=20_000) for i in range(4)]
+def records(days: int = 6) -> list[RawRecord]:
+    """`days` days of al-1 (as in tests/integration/test_alerts_stream.py), each: ten requests an
+    hour apart (10,000 tokens), then four in flight together (>= 0.75 x 5 concurrent) taking the
+    day to 14,000 tokens (>= 0.8 x 16,666.67). Partition 0, offsets 0.. (uncommitted: read again
+    on restart)."""
+    events = []
+    for d in range(3, 3 + days):
+        events += [ev(f"a{d}-{i}", f"2026-11-{d:02d}T{9 + i:02d}:00:00+08:00") for i in range(10)]
+        events += [ev(f"c{d}-{i}", f"2026-11-{d:02d}T20:00:{10 + i:02d}+08:00", latency_ms=20_000) for i in range(4)]
     return [RawRecord(b"al-1", json.dumps(e).encode(), "usage.events", 0, n) for n, e in enumerate(events)]
 
 
@@ -88,51 +95,75 @@ def alert_keys_of(values: list[bytes]) -> list[tuple[str, str, str]]:
     return sorted((a["type"], a["period"], a["level"]) for a in map(json.loads, values))
 
 
-def run_life(warehouse: Warehouse, batch: list[RawRecord], die_when_sending_alerts: bool) -> list[bytes]:
-    """One worker life: a fresh engine (state lost with the process), the same warehouse."""
+def run_life(
+    warehouse: Warehouse, batch: list[RawRecord], die_at: str | None = None, on_topic: list[bytes] | None = None
+) -> list[bytes]:
+    """One worker life: a fresh engine (state lost with the process) that knows the alerts
+    already on the topic, the same warehouse. `die_at`: "send_alert", "insert", "store_alerts"."""
     sent: list[bytes] = []
 
     async def send_dead_letter(*_: Any) -> None:
         return None
 
     async def send_alert(_key: bytes, value: bytes) -> Any:
-        if die_when_sending_alerts:
+        if die_at == "send_alert":
             raise Killed()
         sent.append(value)
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
+    engine = LiveEngine(BOOK)
+    engine.mark_fired(alert_key(Alert.model_validate_json(v)) for v in on_topic or [])
     handler = BatchHandler(
         warehouse,
         Accounts(),  # type: ignore[arg-type]  # only .get is used
         BOOK,
-        LiveEngine(BOOK),
+        engine,
         send_dead_letter,
         send_alert,
         lambda: False,
     )
-    with contextlib.suppress(Killed):
+
+    def killed(*_: Any) -> None:
+        raise Killed()
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.suppress(Killed))
+        if die_at == "insert":
+            stack.enter_context(patch.object(handler.sink, "insert", killed))
+        if die_at == "store_alerts":
+            stack.enter_context(patch("streams.handler.store_alerts", killed))
         asyncio.run(handler.handle(batch))
     return sent
 
 
-def test_alerts_fire_when_a_worker_died_between_storing_and_alerting(
-    warehouse_factory: Callable[..., Warehouse],
+def stored_events(warehouse: Warehouse) -> int:
+    return int(warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"])
+
+
+@pytest.mark.parametrize("die_at", ["send_alert", "insert", "store_alerts"])
+def test_a_worker_killed_around_the_alerts_of_a_batch_neither_loses_nor_repeats_them(
+    warehouse_factory: Callable[..., Warehouse], die_at: str
 ) -> None:
     batch = records()
-    control = alert_keys_of(run_life(warehouse_factory(), batch, die_when_sending_alerts=False))
-    assert control == [("concurrency", "2026-11-03", "0.75"), ("daily_usage", "2026-11-03", "0.8")]
+    control = alert_keys_of(run_life(warehouse_factory(), batch))
+    assert len(control) == 2 * 6 and {p for _, p, _ in control} == {f"2026-11-{d:02d}" for d in range(3, 9)}
 
     warehouse = warehouse_factory()
-    assert run_life(warehouse, batch, die_when_sending_alerts=True) == []  # stored, then "killed"
-    stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
-    assert stored == len(batch)
-    after_restart = alert_keys_of(run_life(warehouse, batch, die_when_sending_alerts=False))
-    assert after_restart == control, (
-        "alerts of a batch stored just before a crash are never published: the re-read events are "
-        f"all 'already stored', so none reaches the alert engine (got {after_restart}, want {control})"
+    first = run_life(warehouse, batch, die_at=die_at)
+    assert stored_events(warehouse) == (len(batch) if die_at == "store_alerts" else 0)
+    second = run_life(warehouse, batch, on_topic=first)
+    assert stored_events(warehouse) == len(batch)
+    on_topic = first + second
+    assert alert_keys_of(on_topic) == control, (
+        f"killed at {die_at}: the alerts topic holds {alert_keys_of(on_topic)}, want each of {control} once"
     )
+    # What a restarted worker does at its partition assignment (streams/app.py sync_published):
+    # alerts on the topic that the warehouse misses are recorded.
+    record_published(warehouse, [Alert.model_validate_json(v) for v in on_topic])
+    recorded = warehouse.query("SELECT type, period, toString(level) AS level FROM alerts FINAL")
+    assert sorted((r["type"], r["period"], r["level"]) for r in recorded) == control
 
 
 def rated_batch(count: int = 500) -> list[Any]:

@@ -59,7 +59,7 @@ class LiveEngine:
         self.newest_by_partition: dict[int, datetime] = {}
         self.pending: dict[str, AccountSeed] = {}
         self.restored = False
-        self._published: dict[str, list[AlertKey]] = {}
+        self._published: dict[str, set[AlertKey]] = {}
 
     def restore(self, seeds: Iterable[AccountSeed]) -> None:
         """Every account's stored totals, read in one go whenever this worker's partitions are
@@ -90,10 +90,10 @@ class LiveEngine:
         return alerts
 
     def mark_fired(self, keys: Iterable[AlertKey]) -> None:
-        """Alerts already published (read back from the alerts topic at start): kept for the
-        life of the worker, since states are rebuilt after a reassignment."""
+        """Alerts already published (read back from the alerts topic at start and after each
+        reassignment): kept for the life of the worker, since states are rebuilt."""
         for key in keys:
-            self._published.setdefault(key[0], []).append(key)
+            self._published.setdefault(key[0], set()).add(key)
             state = self.states.get(key[0])
             if state is not None:
                 state.mark_fired([key])
