@@ -211,7 +211,7 @@ def peer_python() -> str:
     """Quix Streams pins older confluent-kafka/pydantic than usageflow, so the peer runs in its
     own environment: `USAGEFLOW_BENCH_PEER_PYTHON`, else `.venv-bench` (made by `make bench`)."""
     configured = os.environ.get("USAGEFLOW_BENCH_PEER_PYTHON")
-    if configured:
-        return configured
+    if configured:  # a relative path is taken from here: the peer runs in another directory
+        return str(Path(configured).absolute()) if os.sep in configured else configured
     local = Path(__file__).resolve().parents[2] / ".venv-bench" / "bin" / "python"
     return str(local) if local.exists() else sys.executable
