@@ -54,7 +54,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 .PHONY: bench
 bench: $(STAMP) $(BENCH_VENV)/.installed system-deps ## Benchmarks: pipeline vs raw consume vs Quix Streams peer, alert and query latency
-	USAGEFLOW_BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(BIN)/usageflow bench $(BENCH_ARGS)
+	@USAGEFLOW_BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(BIN)/usageflow bench $(BENCH_ARGS)
 
 .PHONY: lint
 lint: $(STAMP) ## ruff, ruff format --check, mypy
