@@ -18,13 +18,11 @@ bad_rate=0.02, accounts=...))`, published in chunk files by `usageflow publish` 
 worker runs (accounts: tests/faults/support.py ACCOUNTS_YAML, loaded first).
 
 Size: 200,000 events by default (213,834 lines with duplicates and bad lines). Measured here
-(2 cores shared with other work, load average 2-4, at commit 314b2b3): generating the stream
-takes ~9 s, publishing it ~12 s (~18,000 lines/s), one worker processes it in ~100 s (~2,100
-records/s; it was ~1,400/s before the rating and Decimal128 speed-ups of bc99e25/314b2b3).
-Three full runs at the default: baseline replay 108-141 s, SIGKILL 140-167 s, broker down
-137-170 s, warehouse writes failing 116-182 s, warehouse held at start 134-158 s (11-14 min
-in all, with test_crash_windows.py). On a slower or busier machine lower it, e.g.
-USAGEFLOW_FAULT_EVENTS=60000 (~1 min per scenario). Other knobs:
+(2 cores, at commit a33df13, three runs in a row on a fresh clone): generating the stream takes
+~9 s, publishing it ~12 s, one worker processes it in ~35 s; baseline replay ~66 s, SIGKILL
+~80 s, broker down ~100 s, warehouse writes failing ~78 s, warehouse held at start ~73 s,
+second worker ~59 s (8.5 min in all, with test_crash_windows.py). On a slower or busier machine
+lower it, e.g. USAGEFLOW_FAULT_EVENTS=60000 (~1 min per scenario). Other knobs:
 USAGEFLOW_FAULT_SEED (7107), USAGEFLOW_FAULT_KILLS (4, at least 3), USAGEFLOW_FAULT_OUTAGE_S
 (30), USAGEFLOW_FAULT_CHUNKS (8), USAGEFLOW_FAULT_TIMEOUT_S (hard per-test timeout, 900).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,18 @@ def load_average() -> list[float] | None:
         return None
 
 
+def peer_quixstreams_version() -> str | None:
+    """Quix Streams lives in the peer's own environment (see phases.peer_python)."""
+    from usageflow.bench.phases import peer_python
+
+    code = "from importlib import metadata; print(metadata.version('quixstreams'))"
+    try:
+        done = subprocess.run([peer_python(), "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def machine_info(kafka_version: str | None) -> dict[str, Any]:
     """`kafka_version`: the private broker's version, "external" or None (no Kafka part ran)."""
     return {
@@ -57,6 +70,6 @@ def machine_info(kafka_version: str | None) -> dict[str, Any]:
         "faust": _version("faust-streaming"),
         "aiokafka": _version("aiokafka"),
         "confluent_kafka": _version("confluent-kafka"),
-        "quixstreams": _version("quixstreams"),
+        "quixstreams": _version("quixstreams") or peer_quixstreams_version(),
         "clickhouse_connect": _version("clickhouse-connect"),
     }
