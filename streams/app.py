@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import ssl
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,6 @@ from streams.lag import LagProbe
 from streams.live_store import published_alerts, record_published
 from streams.monitor import BatchMonitor
 from streams.reader import EventBatch, EventReader
-from streams.sink import EX_TEMPFAIL
 from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey, alert_key
@@ -127,7 +125,7 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         """One message per batch read from the events topic (see streams.source)."""
         async for batch in stream:
             try:
-                await finish_even_if_cancelled(handler.handle(batch.records))
+                await handler.handle(batch.records)
             except BaseException as exc:
                 if not batch.done.done():
                     batch.done.set_exception(exc)
@@ -168,22 +166,6 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
     app.usageflow_stopping = stopping  # type: ignore[attr-defined]
     _ = (rate_events, housekeeping, measure_lag)
     return app, handler
-
-
-async def finish_even_if_cancelled(work: Coroutine[Any, Any, None], grace_s: float = 60.0) -> None:
-    """Faust acknowledges a batch when the agent leaves it, even when the agent is cancelled at
-    shutdown: so a batch in hand is completed (stored, dead letters and alerts sent) first."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        try:
-            await asyncio.wait_for(task, timeout=grace_s)
-        except TimeoutError:
-            # Still not stored (warehouse down): exit before Faust commits the batch's offsets.
-            log.error("batch not stored within %.0fs of shutdown: exiting uncommitted", grace_s)
-            os._exit(EX_TEMPFAIL)
-        raise
 
 
 async def _sync_accounts(parts: WorkerParts, handler: BatchHandler) -> None:

@@ -70,12 +70,18 @@ class EventReader:
                     continue  # at shutdown an unprocessed batch is simply not committed
                 batch = EventBatch(records, loop.create_future())
                 await self.channel.send(value=batch)
-                await batch.done
+                try:
+                    await batch.done
+                except BaseException:
+                    if self._stop:
+                        raise  # stopping: the batch is simply not committed
+                    # Nothing past the stored batches is committed: a restart carries on from there.
+                    log.exception("the rating agent failed on a batch; exiting so the worker can be restarted")
+                    os._exit(EX_SOFTWARE)
                 await self._call(self.source.commit, next_offsets(records))
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Nothing past the stored batches is committed: a restart carries on from there.
             log.exception("the events reader failed; exiting so the worker can be restarted")
             os._exit(EX_SOFTWARE)
         finally:
@@ -85,7 +91,8 @@ class EventReader:
                 self._finished.set()
 
     async def on_shutdown(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        """Before Faust stops the agent: finish (store, alert, commit) the batch in hand."""
+        """Before Faust stops the agent (its children stop after this signal): finish the batch in
+        hand (store, alert, commit), so the agent is never cancelled in the middle of one."""
         self._stop = True
         if not self._running or self._finished is None:
             return

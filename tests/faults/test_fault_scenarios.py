@@ -83,6 +83,22 @@ def _stop_final(scenario: Scenario, worker: WorkerProcess) -> None:
     scenario.mark("worker stopped")
 
 
+def _complete(
+    s: Scenario,
+    worker: WorkerProcess,
+    publisher: Any,
+    baseline: Baseline,
+    fault_summary: Callable[[dict[str, Any]], None],
+) -> None:
+    """Wait until the last worker processed everything, stop it, check, report, assert."""
+    if s.wait_processed([worker], publisher):
+        _stop_final(s, worker)
+    s.stop_everything()
+    s.verify(baseline.alerts, publisher)
+    s.finish(fault_summary)
+    _assert_clean(s)
+
+
 def test_baseline_without_faults(baseline: Baseline) -> None:
     """The same stream with no fault: the reference every scenario is held to must hold here."""
     assert not baseline.failures, "baseline:\n- " + "\n- ".join(baseline.failures)
@@ -133,12 +149,7 @@ def test_worker_sigkilled_at_random_points(
         )
         s.mark(f"killed {worker.label}")
     final = s.start_worker(label="final")
-    if s.wait_processed([final], publisher):
-        _stop_final(s, final)
-    s.stop_everything()
-    s.verify(baseline.alerts, publisher)
-    s.finish(fault_summary)
-    _assert_clean(s)
+    _complete(s, final, publisher, baseline, fault_summary)
 
 
 # --- (b) broker down -------------------------------------------------------------------------
@@ -291,12 +302,7 @@ def test_warehouse_writes_fail_mid_stream(
             s.fail(f"usageflow_warehouse_unavailable was {seen['gauge']!r} while inserts failed, not 1")
         if any(over for _, over in seen["health"]) and (503, True) not in seen["health"]:
             s.fail(f"/health did not answer 503 after 30 s of failing writes: {sorted(seen['health'])}")
-    if s.wait_processed([worker], publisher):
-        _stop_final(s, worker)
-    s.stop_everything()
-    s.verify(baseline.alerts, publisher)
-    s.finish(fault_summary)
-    _assert_clean(s)
+    _complete(s, worker, publisher, baseline, fault_summary)
 
 
 @NEEDS_CHDB
@@ -399,12 +405,7 @@ def test_second_worker_joins_then_first_is_killed(
         s.fail(f"the first worker exited by itself: {first.tail(8)}")
     if not SERVER and s.wait_consumed(second, 1, timeout=120, publisher=publisher):
         s.mark("second consuming")
-    if s.wait_processed([second], publisher):
-        _stop_final(s, second)
-    s.stop_everything()
-    s.verify(baseline.alerts, publisher)
-    s.finish(fault_summary)
-    _assert_clean(s)
+    _complete(s, second, publisher, baseline, fault_summary)
 
 
 def _check_standby(s: Scenario, first: WorkerProcess, second: WorkerProcess, watch_s: float) -> None:

@@ -67,8 +67,7 @@ class BatchPath:
             self.timed("restore_live_state", lambda: self.engine.restore(seed_accounts(self.warehouse)))
         now = datetime.now(UTC)
         self.engine.activate({r.event.account_id for r in outcome.rated}, self.lookup, now)
-        stored = self.timed("sink_dedupe_query", lambda: self.sink.stored_ids(outcome.rated))
-        fresh_idx = [i for i, r in enumerate(outcome.rated) if (r.event.account_id, r.event.event_id) not in stored]
+        fresh_idx = self.timed("sink_dedupe_query", lambda: self.sink.fresh(outcome.rated))
         rows = [outcome.rated[i] for i in fresh_idx]
         table = self.timed("arrow_table", lambda: rated_events_table(rows))
         self.timed("chdb_insert", lambda: self.warehouse.insert_arrow("rated_events", table))
