@@ -15,39 +15,32 @@ from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
 from usageflow.warehouse import Warehouse
 
+_NEWEST = "WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events GROUP BY account_id) "
 
-def seed_accounts(warehouse: Warehouse, account_ids: Sequence[str] | None = None) -> list[AccountSeed]:
-    """Period totals (about the last 3 months and 5 days of each account's event time), its
-    requests of the last 2 hours, and its recorded alerts: everything `LiveEngine` needs. For
-    the given accounts, or (None) for every account with something stored."""
-    where = "" if account_ids is None else "WHERE account_id IN {accounts:Array(String)} "
-    newest = f"WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events {where}GROUP BY account_id) "
-    params = {"accounts": list(account_ids or ())}
+
+def seed_accounts(warehouse: Warehouse) -> list[AccountSeed]:
+    """For every account with something stored: period totals (about the last 3 months and 5
+    days of its event time), its requests of the last 2 hours, and its recorded alerts —
+    everything `LiveEngine.restore` needs, in four queries whatever the number of accounts."""
     months = warehouse.query(
-        newest + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
+        _NEWEST + "SELECT r.account_id AS account_id, r.billing_month AS billing_month, "
         "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, sum(r.list_cost) AS cost, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
-        "WHERE r.ts >= n.newest_ts - INTERVAL 100 DAY GROUP BY r.account_id, r.billing_month",
-        params,
+        "WHERE r.ts >= n.newest_ts - INTERVAL 100 DAY GROUP BY r.account_id, r.billing_month"
     )
     days = warehouse.query(
-        newest + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
+        _NEWEST + "SELECT r.account_id AS account_id, toString(r.billing_date) AS day, "
         "sum(toUInt64(r.input_tokens) + r.output_tokens) AS tokens, max(r.ts) AS last_ts "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
-        "WHERE r.ts >= n.newest_ts - INTERVAL 6 DAY GROUP BY r.account_id, r.billing_date",
-        params,
+        "WHERE r.ts >= n.newest_ts - INTERVAL 6 DAY GROUP BY r.account_id, r.billing_date"
     )
     recent = warehouse.query(
-        newest + "SELECT r.account_id AS account_id, r.ts AS ts, r.latency_ms AS latency_ms "
+        _NEWEST + "SELECT r.account_id AS account_id, r.ts AS ts, r.latency_ms AS latency_ms "
         "FROM rated_events AS r FINAL INNER JOIN newest AS n ON r.account_id = n.account_id "
-        "WHERE r.ts >= n.newest_ts - INTERVAL 2 HOUR",
-        params,
+        "WHERE r.ts >= n.newest_ts - INTERVAL 2 HOUR"
     )
-    fired = warehouse.query(
-        "SELECT account_id, type, period, toString(level) AS level FROM alerts FINAL " + where,
-        params,
-    )
-    seeds: dict[str, AccountSeed] = {a: AccountSeed(account_id=a) for a in account_ids or ()}
+    fired = warehouse.query("SELECT account_id, type, period, toString(level) AS level FROM alerts FINAL")
+    seeds: dict[str, AccountSeed] = {}
 
     def seed_of(account_id: str) -> AccountSeed:
         seed = seeds.get(account_id)
