@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from schemas import Account, UsageEvent
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
-from usageflow.billing import queries
+from usageflow.billing import queries, snapshots
 from usageflow.billing import reference as ref
 from usageflow.billing.model import Invoice
-from usageflow.billing.tables import load_price_book, upsert_accounts
+from usageflow.billing.tables import ACCOUNT_COLUMNS, load_price_book, upsert_accounts
 from usageflow.errors import PriceBookError, UsageflowError
 from usageflow.pricing.price_book import PriceBook, Tier
 from usageflow.pricing.rating import RatedEvent, rate_event
@@ -278,6 +278,36 @@ def test_price_book_reload(warehouse: Warehouse) -> None:
     with pytest.raises(PriceBookError):
         bad = (Tier(start=0, multiplier=Decimal("0.1234567")),)
         load_price_book(warehouse, BOOK.model_copy(update={"tiers": bad}))
+
+
+def test_snapshots_follow_their_inputs(warehouse: Warehouse) -> None:
+    load_price_book(warehouse, BOOK)
+    upsert_accounts(warehouse, [Account(account_id="h", plan="starter")])
+    # A hand-written account row (no upsert): the invoice keeps reading the snapshot …
+    later = datetime.now(UTC) + timedelta(days=1)
+    row = ["h", "enterprise", 0, 0, False, 0, False, None, None, later, 0]
+    warehouse.insert_rows("accounts", [row], ACCOUNT_COLUMNS)
+    assert queries.invoices(warehouse, MONTH, "h")[0].plan == "starter"
+    assert not snapshots.matches(warehouse, "accounts_current")
+    # … until the snapshots are rebuilt; then every snapshot equals its computing view.
+    snapshots.refresh_snapshots(warehouse)
+    assert queries.invoices(warehouse, MONTH, "h")[0].plan == "enterprise"
+    assert all(snapshots.matches(warehouse, name) for name in snapshots.ALL)
+    leftovers = warehouse.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%staging%'"
+    )
+    assert leftovers == []
+
+
+def test_snapshot_columns_are_the_views_columns(warehouse: Warehouse) -> None:
+    def columns(table: str) -> list[tuple[str, str]]:
+        return [
+            (r["name"], r["type"].replace("LowCardinality(UInt8)", "UInt8"))
+            for r in warehouse.query(f"DESCRIBE TABLE {table}")
+        ]
+
+    for name in snapshots.ALL:
+        assert columns(name) == columns(f"{name}_computed"), name
 
 
 def test_user_values_are_parameters(warehouse: Warehouse) -> None:

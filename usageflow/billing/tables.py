@@ -2,8 +2,9 @@
 
 `load_price_book` stores a new version of the price book (plans, tiers, models, regions, then
 the `price_book_versions` row last, so the views switch to it at once and never see half a
-book); loading the same book again is a no-op. Prices therefore change without code changes:
-edit the price book file and restart the worker (or call this).
+book); loading the same book again is a no-op. Both writers end by rebuilding the billing
+snapshots their rows feed (usageflow.billing.snapshots). Prices therefore change without code
+changes: edit the price book file and restart the worker (or call this).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from schemas import Account
+from usageflow.billing.snapshots import ACCOUNTS, refresh_snapshots
 from usageflow.errors import PriceBookError
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse.client import Warehouse
@@ -105,6 +107,7 @@ def load_price_book(warehouse: Warehouse, book: PriceBook) -> int:
     fingerprint = book_hash(book)
     current = current_price_book_version(warehouse)
     if current is not None and current[1] == fingerprint:
+        refresh_snapshots(warehouse)  # cheap; repairs a load that stopped before its refresh
         return current[0]
     version = (current[0] if current else 0) + 1
 
@@ -164,6 +167,7 @@ def load_price_book(warehouse: Warehouse, book: PriceBook) -> int:
         "light_eligible_features": list(book.hints.light_eligible_features),
     }
     warehouse.insert_rows("price_book_versions", [list(row.values())], list(row))
+    refresh_snapshots(warehouse)
     return version
 
 
@@ -203,3 +207,4 @@ def upsert_accounts(warehouse: Warehouse, accounts: Sequence[Account], deleted_i
     ]
     rows += [[i, "payg", 0, 0, False, 0, False, None, None, stamp, 1] for i in deleted_ids]
     warehouse.insert_rows("accounts", rows, ACCOUNT_COLUMNS)
+    refresh_snapshots(warehouse, ACCOUNTS)
