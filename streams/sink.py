@@ -20,6 +20,7 @@ import orjson
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
 from usageflow.warehouse import Warehouse
+from usageflow.warehouse.client import BoundText
 from usageflow.warehouse.rows import rated_events_table
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,15 @@ class WarehouseSink:
         """Which (account_id, event_id) of the batch the warehouse already holds: the dedupe
         that makes an event count once across restarts, replays and days-apart duplicates."""
         # Each list travels as one JSON string parameter: binding 20,000 array elements one by
-        # one cost twice the query itself (measured: 0.17-0.21 s vs 0.09-0.13 s per 20,000).
+        # one cost twice the query itself (0.17-0.21 s vs 0.09-0.13 s per 20,000); BoundText
+        # escapes the string in C instead of character by character.
         accounts = orjson.dumps(sorted({r.event.account_id for r in rated})).decode()
         ids = orjson.dumps(sorted({r.event.event_id for r in rated})).decode()
         rows = self.warehouse.query_rows(
             "SELECT DISTINCT account_id, event_id FROM rated_events "
             "WHERE account_id IN (SELECT arrayJoin(JSONExtract({accounts:String}, 'Array(String)'))) "
             "AND event_id IN (SELECT arrayJoin(JSONExtract({ids:String}, 'Array(String)')))",
-            {"accounts": accounts, "ids": ids},
+            {"accounts": BoundText(accounts), "ids": BoundText(ids)},
         )[1]
         return {(a, e) for a, e in rows}
 

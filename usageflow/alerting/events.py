@@ -3,16 +3,16 @@ need of a rated event (pricing.rating.RatedEvent), nothing else."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from usageflow.pricing.rating import RatedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class LiveEvent:
-    """One fresh (deduplicated) rated event.
+class LiveEvent(NamedTuple):
+    """One fresh (deduplicated) rated event (a NamedTuple: one is built per event, and the
+    state rejects a naive `ts` or a negative latency when it uses them).
 
     `tz` is the account's billing time zone used when the event was rated (it decides the
     local day / month). `late` is set by the caller when the event is beyond the allowed
@@ -30,12 +30,7 @@ class LiveEvent:
     tz: str
     latency_ms: int = 0
     late: bool = False
-
-    def __post_init__(self) -> None:
-        if self.ts.tzinfo is None or self.ts.utcoffset() is None:
-            raise ValueError("LiveEvent.ts must be timezone-aware")
-        if self.latency_ms < 0:
-            raise ValueError("LiveEvent.latency_ms must be >= 0")
+    day: str | None = None  # the local day of `ts` in `tz` when already known (the rated date)
 
     @property
     def total_tokens(self) -> int:
@@ -60,6 +55,7 @@ class LiveEvent:
             tz=rated.billing_tz,
             latency_ms=e.latency_ms,
             late=late,
+            day=rated.billing_date.isoformat(),
         )
 
 

@@ -169,6 +169,7 @@ class BudgetEstimator:
             (tier.start, ordered[i + 1].start if i + 1 < len(ordered) else None, tier.multiplier)
             for i, tier in enumerate(ordered)
         ]
+        self._max_multiplier = max((tier.multiplier for tier in ordered), default=Decimal(0)).max(Decimal(0))
 
     def __call__(self, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
         _, _, total = rounded_lines(self.book, self.terms, tokens, Fraction(list_cost), tokens)
@@ -190,6 +191,12 @@ class BudgetEstimator:
         if tokens and billable:
             usage = _CTX.divide(_CTX.multiply(list_cost, self._weight(billable)), Decimal(tokens))
         return _CTX.multiply(_CTX.add(self._fee, usage), self._factor)
+
+    def upper_bound(self, list_cost: Decimal) -> Decimal:
+        """At least `approx(t, list_cost) + slack` for every t: W(billable) <= t × the largest
+        tier multiplier, so the usage term is at most list_cost × that multiplier."""
+        usage = _CTX.multiply(list_cost, self._max_multiplier)
+        return _CTX.multiply(_CTX.add(self._fee, usage), self._factor) + _LINES_SLACK
 
     def may_reach(self, tokens: int, list_cost: Decimal, threshold: Decimal | Fraction) -> bool:
         """False only when the exact total is surely below `threshold`."""

@@ -25,6 +25,7 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -140,16 +141,17 @@ class AccountLiveState:
             return []
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
+        days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
+        budget_months = self._budget_months(batch, days, run, estimator)
         oldest = self._oldest_day()
-        for ev in batch:
-            day = day_key(ev.ts, ev.tz)
+        for ev, day in zip(batch, days, strict=True):
             if self.newest_day is None or day > self.newest_day:
                 self.newest_day = day
                 oldest = self._oldest_day()
             if oldest is not None and day < oldest:
                 continue
-            month = month_of_day(day)
-            tokens = ev.total_tokens
+            month = day[:7]
+            tokens = ev.input_tokens + ev.output_tokens
             day_total = self.day_tokens[day] = self.day_tokens.get(day, 0) + tokens
             month_total = self.month_tokens[month] = self.month_tokens.get(month, 0) + tokens
             month_cost = self.month_list_cost[month] = self.month_list_cost.get(month, Decimal(0)) + ev.list_cost
@@ -157,13 +159,33 @@ class AccountLiveState:
             run.check("daily_usage", day, day_total, ev.ts)
             run.check("monthly_usage", month, month_total, ev.ts)
             run.check("concurrency", day, peak, ev.ts)
-            if estimator is not None:
+            if estimator is not None and month in budget_months:
                 low = run.lowest_pending("budget", month)
                 if low is not None and estimator.may_reach(month_total, month_cost, low):
                     run.check("budget", month, estimator(month_total, month_cost), ev.ts)
         self._prune()
         run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return run.alerts
+
+    def _budget_months(
+        self, batch: list[LiveEvent], days: list[str], run: _Run, estimator: BudgetEstimator | None
+    ) -> set[str]:
+        """Months of the batch where a budget level may be reached: the budget estimate of any
+        moment in the batch is at most `estimator.upper_bound` of the month's cost at its end
+        (costs only grow), so months whose bound stays below the lowest pending level are
+        skipped without estimating event by event."""
+        if estimator is None:
+            return set()
+        end_cost: dict[str, Decimal] = {}
+        for ev, day in zip(batch, days, strict=True):
+            month = day[:7]
+            end_cost[month] = end_cost.get(month, Decimal(0)) + ev.list_cost
+        months = set()
+        for month, added in end_cost.items():
+            low = run.lowest_pending("budget", month)
+            if low is not None and estimator.upper_bound(self.month_list_cost.get(month, Decimal(0)) + added) >= low:
+                months.add(month)
+        return months
 
     def catch_up(
         self,
@@ -280,7 +302,8 @@ class AccountLiveState:
         return state
 
 
-_Rules = dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction]]]]
+# per rule: (limit, ascending [(level text, level, threshold, floor of the threshold)])
+_Rules = dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction, int]]]]
 
 
 def _rules(limits: Limits, config: RuleConfig) -> _Rules:
@@ -290,7 +313,8 @@ def _rules(limits: Limits, config: RuleConfig) -> _Rules:
         limit = limits.limit(rule_type)
         if limit is None:  # payg: only budget; no budget: no budget rule
             continue
-        levels = [(level_str(lv), lv, Fraction(lv) * limit) for lv in config.levels(rule_type)]
+        thresholds = [(lv, Fraction(lv) * limit) for lv in config.levels(rule_type)]
+        levels = [(level_str(lv), lv, t, math.floor(t)) for lv, t in thresholds]
         if levels:
             rules[rule_type] = (limit, levels)
     return rules
@@ -312,7 +336,7 @@ class _Run:
         if rule is None:
             return None
         fired = self.state.fired
-        for text, _, threshold in rule[1]:  # levels ascend
+        for text, _, threshold, _ in rule[1]:  # levels ascend
             if (rule_type, period, text) not in fired:
                 return threshold
         return None
@@ -322,8 +346,10 @@ class _Run:
         if rule is None:
             return
         limit, levels = rule
+        if value < levels[0][3]:  # below the floor of the lowest threshold: the common case
+            return
         fired = self.state.fired
-        for text, level, threshold in levels:  # ascending: stop at the first not reached
+        for text, level, threshold, _ in levels:  # ascending: stop at the first not reached
             if value < threshold:  # int / Decimal vs Fraction compare exactly
                 break
             key = (rule_type, period, text)

@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from usageflow.bench.spy import short_path
+
 TOP = 25
 
 
@@ -119,20 +121,13 @@ def _top(profiler: cProfile.Profile, key: str) -> list[dict[str, Any]]:
         filename, line, name = func
         rows.append(
             {
-                "function": f"{_short(filename)}:{line}({name})",
+                "function": f"{short_path(filename)}:{line}({name})",
                 "calls": calls,
                 "tottime_s": round(tottime, 4),
                 "cumtime_s": round(cumtime, 4),
             }
         )
     return rows
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,16 +26,22 @@ def py_spy_binary() -> str | None:
     return str(local) if local.is_file() else shutil.which("py-spy")
 
 
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2]) + "/"
+
+
+def short_path(path: str) -> str:
+    """A source path relative to the project, site-packages or the standard library."""
+    for marker in ("site-packages/", PROJECT_ROOT, "python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
 def _frame(text: str) -> str:
     m = _FRAME.match(text.strip())
     if not m:
         return text.strip()
-    path = m.group("file")
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{m.group('func')} ({path})"
+    return f"{m.group('func')} ({short_path(m.group('file'))})"
 
 
 def summarize_collapsed(lines: list[str], top: int = TOP) -> dict[str, Any]:

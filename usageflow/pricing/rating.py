@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from schemas import Account, UsageEvent
@@ -16,9 +16,9 @@ _THOUSAND = Decimal(1000)
 _ONE = Decimal(1)
 
 
-@dataclass(frozen=True, slots=True)
-class RatedEvent:
-    """An event with its price: what the stream writes to the warehouse."""
+class RatedEvent(NamedTuple):
+    """An event with its price: what the stream writes to the warehouse. A NamedTuple, not a
+    frozen dataclass: one is built per event, and this is ~8x cheaper to build."""
 
     event: UsageEvent
     input_per_1k: Decimal

@@ -24,6 +24,25 @@ _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_DATABASE = "usageflow"
 
 
+# What clickhouse-connect's escape_str escapes in a bound value, each with a backslash.
+_BIND_ESCAPES = str.maketrans({c: "\\" + c for c in ("\\", "'", "`", "\t", "\n")})
+
+
+class BoundText:
+    """A String query parameter escaped up front. clickhouse-connect escapes a bound `str` one
+    character at a time in Python (~3 µs per id of the sink's 20,000-id lists); this does the
+    same escaping with `str.translate` in C, and clickhouse-connect binds any object it does
+    not know as `str(value)`."""
+
+    __slots__ = ("escaped",)
+
+    def __init__(self, text: str) -> None:
+        self.escaped = text.translate(_BIND_ESCAPES)
+
+    def __str__(self) -> str:
+        return self.escaped
+
+
 @dataclass(frozen=True)
 class WarehouseTarget:
     """A parsed `USAGEFLOW_WAREHOUSE` value."""
