@@ -194,6 +194,9 @@ def queries(env: BenchEnv) -> None:
     r["invoice_ms_p50"], r["invoice_ms_p99"] = rounded(invoice.p50), rounded(invoice.p99)
     r["report_ms_p50"], r["report_ms_p99"] = rounded(report_s.p50), rounded(report_s.p99)
     r["invoices_all_ms_p50"] = rounded(all_s.p50)
+    merged = summarize(out["invoice_merged_ms"])
+    r["invoice_merged_ms_p50"], r["invoice_merged_ms_p99"] = rounded(merged.p50), rounded(merged.p99)
+    r["query_merge_s"] = round(out["merge_s"], 1)
 
 
 def profile(env: BenchEnv) -> None:

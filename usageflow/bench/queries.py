@@ -3,7 +3,8 @@
 Runs in its own process with its own chDB path: loads `--rows` rated rows for `--accounts`
 accounts (the first up to 100,000 rated one by one with `rate_event`, the rest copies with
 fresh event ids, in 100,000-row Arrow inserts), then times `invoices(wh, month, account)` and
-`report(wh, month, account)` for a spread of accounts, and `invoices(wh, month)` for all.
+`report(wh, month, account)` for a spread of accounts, `invoices(wh, month)` for all, and the
+per-account invoices again after `OPTIMIZE TABLE rated_events FINAL`.
 
     python -m usageflow.bench.queries --warehouse DIR --rows N --accounts A --runs 20
 """
@@ -94,6 +95,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report_ms = [time_ms(lambda a=a: report(warehouse, MONTH, a, as_of=as_of)) for a in sample]
         all_ms = [time_ms(lambda: invoices(warehouse, MONTH)) for _ in range(ALL_ACCOUNTS_RUNS)]
         heaviest = invoices(warehouse, MONTH, ids[0])[0]
+        # The same invoices once the month's parts are merged into one (what background merges
+        # converge to for a closed month): FINAL then has nothing left to merge.
+        merge_s = time_ms(lambda: warehouse.command("OPTIMIZE TABLE rated_events FINAL")) / 1000
+        invoice_merged_ms = [time_ms(lambda a=a: invoices(warehouse, MONTH, a)) for a in sample]
     finally:
         warehouse.close()
     return {
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "invoice_ms": invoice_ms,
         "report_ms": report_ms,
         "invoices_all_ms": all_ms,
+        "merge_s": merge_s,
+        "invoice_merged_ms": invoice_merged_ms,
         "heaviest_account": {
             "account_id": heaviest.account_id,
             "tokens": heaviest.tokens,

@@ -23,6 +23,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("report_ms_p50", "ms", "report(month, account), one account"),
     ("report_ms_p99", "ms", ""),
     ("invoices_all_ms_p50", "ms", "invoices(month) for every account"),
+    ("invoice_merged_ms_p50", "ms", "invoices(month, account) once the month is merged"),
+    ("invoice_merged_ms_p99", "ms", ""),
     ("query_rows", "rows", "rated rows in the query warehouse"),
     ("worker_peak_rss_mb", "MiB", "VmHWM of the worker process"),
     ("peer_peak_rss_mb", "MiB", "VmHWM of the peer process"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from schemas import Account, UsageEvent
 from usageflow.errors import ValidationFailure
@@ -12,8 +13,9 @@ from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
+    """One Kafka record as read (a NamedTuple: one is built per record)."""
+
     key: bytes | None
     value: bytes | None
     topic: str
