@@ -12,11 +12,13 @@ PYTEST := $(BIN)/pytest
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# Set-up output goes to stderr, so `make bench BENCH_ARGS="--format json" > out.json` stays JSON.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "creating $(VENV) (usageflow and its dev tools)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install --quiet --upgrade pip >&2
+	@$(BIN)/pip install --quiet -e '.[dev]' >&2
 	@touch $(STAMP)
 
 .PHONY: install
@@ -47,9 +49,10 @@ test-faults: $(STAMP) system-deps ## Long fault-injection suite (crashes, broker
 BENCH_VENV := .venv-bench
 
 $(BENCH_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e . quixstreams py-spy
+	@echo "creating $(BENCH_VENV) (usageflow with Quix Streams and py-spy, for the bench's peer)" >&2
+	@$(PYTHON) -m venv $(BENCH_VENV) >&2
+	@$(BENCH_VENV)/bin/pip install --quiet --upgrade pip >&2
+	@$(BENCH_VENV)/bin/pip install --quiet -e . quixstreams py-spy >&2
 	@touch $@
 
 .PHONY: bench

@@ -24,6 +24,6 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "usageflow needs: ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})" >&2
   exit 1
 fi
-echo "installing system packages: ${missing[*]}"
-apt-get update -qq
+echo "installing system packages: ${missing[*]}" >&2
+apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
