@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -68,35 +69,37 @@ def decimal_array(values: Sequence[Decimal], scale: int = 12, repeated: bool = F
 
 
 def rated_events_table(rated: Sequence[RatedEvent], now: datetime | None = None) -> pa.Table:
-    """Columnar batch for one insert (Arrow is the fast path into ClickHouse and chDB)."""
+    """Columnar batch for one insert (Arrow is the fast path into ClickHouse and chDB). Built
+    column by column: one comprehension per column is cheaper than 21 appends per event."""
     ingested = now or datetime.now(UTC)
-    cols: dict[str, list[object]] = {name: [] for name in RATED_EVENT_COLUMNS}
-    for r in rated:
-        e = r.event
-        cols["event_id"].append(e.event_id)
-        cols["account_id"].append(e.account_id)
-        cols["api_key_id"].append(e.api_key_id)
-        cols["model"].append(e.model)
-        cols["region"].append(e.region or "")
-        cols["feature"].append(e.feature or "")
-        cols["user_id"].append(e.user_id or "")
-        cols["input_tokens"].append(e.input_tokens)
-        cols["output_tokens"].append(e.output_tokens)
-        cols["ts"].append(e.ts)
-        cols["latency_ms"].append(e.latency_ms)
-        cols["input_per_1k"].append(r.input_per_1k)
-        cols["output_per_1k"].append(r.output_per_1k)
-        cols["region_multiplier"].append(r.region_multiplier)
-        cols["off_peak_multiplier"].append(r.off_peak_multiplier)
-        cols["list_cost"].append(r.list_cost)
-        cols["billing_tz"].append(r.billing_tz)
-        cols["billing_month"].append(r.billing_month)
-        cols["billing_date"].append(r.billing_date)
-        cols["extra"].append(orjson.dumps(e.model_extra).decode() if e.model_extra else "")
-        cols["ingested_at"].append(ingested)
+    events = [r.event for r in rated]
+    cols: dict[str, list[Any]] = {
+        "event_id": [e.event_id for e in events],
+        "account_id": [e.account_id for e in events],
+        "api_key_id": [e.api_key_id for e in events],
+        "model": [e.model for e in events],
+        "region": [e.region or "" for e in events],
+        "feature": [e.feature or "" for e in events],
+        "user_id": [e.user_id or "" for e in events],
+        "input_tokens": [e.input_tokens for e in events],
+        "output_tokens": [e.output_tokens for e in events],
+        "ts": [e.ts for e in events],
+        "latency_ms": [e.latency_ms for e in events],
+        "input_per_1k": [r.input_per_1k for r in rated],
+        "output_per_1k": [r.output_per_1k for r in rated],
+        "region_multiplier": [r.region_multiplier for r in rated],
+        "off_peak_multiplier": [r.off_peak_multiplier for r in rated],
+        "list_cost": [r.list_cost for r in rated],
+        "billing_tz": [r.billing_tz for r in rated],
+        "billing_month": [r.billing_month for r in rated],
+        "billing_date": [r.billing_date for r in rated],
+        "extra": [orjson.dumps(e.model_extra).decode() if e.model_extra else "" for e in events],
+    }
     arrays = [
-        decimal_array(cols[field.name], repeated=field.name in PRICE_COLUMNS)  # type: ignore[arg-type]
+        decimal_array(cols[field.name], repeated=field.name in PRICE_COLUMNS)
         if field.type == MONEY
+        else pa.repeat(pa.scalar(ingested, field.type), len(rated))
+        if field.name == "ingested_at"
         else pa.array(cols[field.name], field.type)
         for field in RATED_EVENTS_SCHEMA
     ]
