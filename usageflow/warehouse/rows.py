@@ -40,6 +40,18 @@ RATED_EVENTS_SCHEMA = pa.schema(
     ]
 )
 RATED_EVENT_COLUMNS = tuple(RATED_EVENTS_SCHEMA.names)
+_EVENT_COLUMNS = ("event_id", "account_id", "api_key_id", "model", "input_tokens", "output_tokens", "ts", "latency_ms")
+_OPTIONAL_TEXT_COLUMNS = ("region", "feature", "user_id")  # NULL-free in the table: "" when absent
+_RATED_COLUMNS = (
+    "input_per_1k",
+    "output_per_1k",
+    "region_multiplier",
+    "off_peak_multiplier",
+    "list_cost",
+    "billing_tz",
+    "billing_month",
+    "billing_date",
+)
 PRICE_COLUMNS = frozenset({"input_per_1k", "output_per_1k", "region_multiplier", "off_peak_multiplier"})
 
 
@@ -73,28 +85,10 @@ def rated_events_table(rated: Sequence[RatedEvent], now: datetime | None = None)
     column by column: one comprehension per column is cheaper than 21 appends per event."""
     ingested = now or datetime.now(UTC)
     events = [r.event for r in rated]
-    cols: dict[str, list[Any]] = {
-        "event_id": [e.event_id for e in events],
-        "account_id": [e.account_id for e in events],
-        "api_key_id": [e.api_key_id for e in events],
-        "model": [e.model for e in events],
-        "region": [e.region or "" for e in events],
-        "feature": [e.feature or "" for e in events],
-        "user_id": [e.user_id or "" for e in events],
-        "input_tokens": [e.input_tokens for e in events],
-        "output_tokens": [e.output_tokens for e in events],
-        "ts": [e.ts for e in events],
-        "latency_ms": [e.latency_ms for e in events],
-        "input_per_1k": [r.input_per_1k for r in rated],
-        "output_per_1k": [r.output_per_1k for r in rated],
-        "region_multiplier": [r.region_multiplier for r in rated],
-        "off_peak_multiplier": [r.off_peak_multiplier for r in rated],
-        "list_cost": [r.list_cost for r in rated],
-        "billing_tz": [r.billing_tz for r in rated],
-        "billing_month": [r.billing_month for r in rated],
-        "billing_date": [r.billing_date for r in rated],
-        "extra": [orjson.dumps(e.model_extra).decode() if e.model_extra else "" for e in events],
-    }
+    cols: dict[str, list[Any]] = {name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS}
+    cols.update({name: [getattr(e, name) or "" for e in events] for name in _OPTIONAL_TEXT_COLUMNS})
+    cols.update({name: [getattr(r, name) for r in rated] for name in _RATED_COLUMNS})
+    cols["extra"] = [orjson.dumps(e.model_extra).decode() if e.model_extra else "" for e in events]
     arrays = [
         decimal_array(cols[field.name], repeated=field.name in PRICE_COLUMNS)
         if field.type == MONEY
