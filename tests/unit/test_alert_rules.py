@@ -516,3 +516,67 @@ def test_budget_prefilter_is_within_rounding_of_the_exact_total(
     assert abs(exact - approx) <= Decimal("0.025")
     assert estimator.may_reach(tokens, cost, exact)
     assert not estimator.may_reach(tokens, cost, exact + Decimal("0.06"))
+
+
+# --- shortcuts of the hot path --------------------------------------------------------------
+
+
+class EveryMonthChecked(AccountLiveState):
+    """The state without the per-batch budget skip: every event of a budget month is estimated."""
+
+    def _budget_months(self, batch: list[LiveEvent], days: list[str], run: object, estimator: object) -> set[str]:
+        return {day[:7] for day in days} if estimator is not None else set()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    acc=ACCOUNTS,
+    budget=st.sampled_from(["1", "25", "300", "999.5", "1000.14", "5000"]),
+    items=st.lists(
+        st.tuples(st.integers(0, 29 * 86_400), st.integers(0, 3_000_000), st.decimals(0, Decimal("0.02"), places=7)),
+        min_size=1,
+        max_size=20,
+    ),
+    cuts=st.lists(st.integers(0, 20), max_size=3),
+)
+def test_budget_skip_never_hides_an_alert(
+    acc: Account | None, budget: str, items: list[tuple[int, int, Decimal]], cuts: list[int]
+) -> None:
+    acc = (acc or account("payg")).model_copy(update={"monthly_budget": Decimal(budget)})
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    events = [ev((base + timedelta(seconds=s)).isoformat(), n, cost=n * k / 1000, tz="UTC") for s, n, k in items]
+    bounds = sorted({0, len(events), *(min(c, len(events)) for c in cuts)})
+    fast, slow = AccountLiveState(ACC, keep_days=40), EveryMonthChecked(ACC, keep_days=40)
+    got, want = [], []
+    for lo, hi in itertools.pairwise(bounds):
+        got += fast.apply(events[lo:hi], acc, BOOK, NOW)
+        want += slow.apply(events[lo:hi], acc, BOOK, NOW)
+    assert got == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(acc=ACCOUNTS, tokens=st.integers(0, 60_000_000), per_k=st.decimals(0, Decimal("0.02"), places=7))
+def test_budget_upper_bound_covers_every_token_count(acc: Account | None, tokens: int, per_k: Decimal) -> None:
+    estimator = BudgetEstimator(BOOK, acc)
+    cost = tokens * per_k / 1000
+    bound = estimator.upper_bound(cost)
+    for t in (tokens, max(tokens, 1) * 3, tokens // 7 + 1, 10**9):
+        assert estimator.approx(t, cost) + Decimal("0.03") <= bound
+
+
+def test_threshold_floor_shortcut_keeps_fractional_thresholds_exact() -> None:
+    # starter + 1 extra token: 500,001 a month, 0.9 × that = 450,000.9: 450,000 must not fire
+    acc = account("starter", extra_tokens=1)
+    cfg = RuleConfig(daily_usage=(), concurrency=(), budget=())
+    state = AccountLiveState(ACC)
+    assert state.apply([ev("2026-11-10T10:00:00+08:00", 450_000)], acc, BOOK, NOW, cfg) == []
+    (alert,) = state.apply([ev("2026-11-10T11:00:00+08:00", 1)], acc, BOOK, NOW, cfg)
+    assert (alert.type, alert.value) == ("monthly_usage", Decimal("450001"))
+
+
+def test_naive_times_and_negative_latencies_are_refused() -> None:
+    naive = ev("2026-11-10T10:00:00", 10)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        AccountLiveState(ACC).apply([naive], account(), BOOK, NOW)
+    with pytest.raises(ValueError, match="before its start"):
+        AccountLiveState(ACC).apply([ev("2026-11-10T10:00:00+08:00", 10, latency_ms=-5)], account(), BOOK, NOW)
