@@ -24,7 +24,7 @@ from streams.sink import FlushResult, WarehouseSink
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
-from usageflow.ingest.batch import RawRecord, process_batch
+from usageflow.ingest.batch import RawRecord, next_offsets, process_batch
 from usageflow.metrics import WorkerMetrics
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse import Warehouse
@@ -153,6 +153,5 @@ class BatchHandler:
         m.flush_seconds.observe(result.seconds)
         m.batch_size.observe(len(records))
         m.last_flush.set_to_current_time()
-        for r in records:
-            if r.offset + 1 > p.next_offsets.get(r.partition, 0):
-                p.next_offsets[r.partition] = r.offset + 1
+        for partition, offset in next_offsets(records).items():
+            p.next_offsets[partition] = max(offset, p.next_offsets.get(partition, 0))

@@ -14,6 +14,7 @@ from usageflow.alerting.engine import AccountSeed
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
 from usageflow.warehouse import Warehouse
+from usageflow.warehouse.client import BoundText
 
 _NEWEST = "WITH newest AS (SELECT account_id, max(ts) AS newest_ts FROM rated_events GROUP BY account_id) "
 
@@ -112,7 +113,7 @@ def record_published(warehouse: Warehouse, alerts: Sequence[Alert]) -> int:
         for row in warehouse.query_rows(
             "SELECT DISTINCT alert_id FROM alerts WHERE alert_id IN (SELECT arrayJoin(JSONExtract({ids:String}, "
             "'Array(String)')))",
-            {"ids": ids},
+            {"ids": BoundText(ids)},
         )[1]
     }
     missing = list({a.alert_id: a for a in alerts if a.alert_id not in held}.values())

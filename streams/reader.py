@@ -13,7 +13,7 @@ from streams.sink import EX_TEMPFAIL
 from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey
-from usageflow.ingest.batch import RawRecord
+from usageflow.ingest.batch import RawRecord, next_offsets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,14 +27,6 @@ class EventBatch:
 
     records: list[RawRecord]
     done: asyncio.Future[None]
-
-
-def next_offsets(records: list[RawRecord]) -> dict[int, int]:
-    offsets: dict[int, int] = {}
-    for r in records:
-        if r.offset + 1 > offsets.get(r.partition, 0):
-            offsets[r.partition] = r.offset + 1
-    return offsets
 
 
 class EventReader:

@@ -1,8 +1,9 @@
 """The warehouse sink: buffer, flush on count or time, and only then let offsets be committed.
 
 Batches come from `streams.source` (up to `flush_max_rows`, or what arrived within
-`flush_interval_s`); their offsets are committed only once `write` has stored them. A failed write
-is retried with back-off, holding the batch (and so the consumer) until the warehouse is back.
+`flush_interval_s`); their offsets are committed only once `insert_until_stored` has returned
+(`write` is the same two steps, `fresh` then `insert`, in one call). A failed call is retried
+with back-off, holding the batch (and so the consumer) until the warehouse is back.
 """
 
 from __future__ import annotations

@@ -23,6 +23,15 @@ class RawRecord(NamedTuple):
     offset: int
 
 
+def next_offsets(records: Sequence[RawRecord]) -> dict[int, int]:
+    """Per partition, the offset after the last record: what a commit of `records` stores."""
+    offsets: dict[int, int] = {}
+    for r in records:
+        if r.offset + 1 > offsets.get(r.partition, 0):
+            offsets[r.partition] = r.offset + 1
+    return offsets
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     record: RawRecord
