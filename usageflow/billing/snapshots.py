@@ -20,9 +20,13 @@ ALL = PRICE_BOOK + ACCOUNTS  # in dependency order: account_terms reads the othe
 MAX_ROUNDS = 5
 
 
-def refresh_snapshots(warehouse: Warehouse, names: tuple[str, ...] = ALL) -> None:
-    """Rebuild the snapshots `names` (in the order of ALL) from their `_computed` views."""
+def refresh_snapshots(warehouse: Warehouse, names: tuple[str, ...] = ALL, only_stale: bool = False) -> None:
+    """Rebuild the snapshots `names` (in the order of ALL) from their `_computed` views;
+    `only_stale`: only those that differ from their view (one comparison each instead of a
+    rebuild and a comparison)."""
     for name in (n for n in ALL if n in names):
+        if only_stale and matches(warehouse, name):
+            continue
         for _ in range(MAX_ROUNDS):
             _rebuild(warehouse, name)
             if matches(warehouse, name):

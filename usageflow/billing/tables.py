@@ -107,7 +107,8 @@ def load_price_book(warehouse: Warehouse, book: PriceBook) -> int:
     fingerprint = book_hash(book)
     current = current_price_book_version(warehouse)
     if current is not None and current[1] == fingerprint:
-        refresh_snapshots(warehouse)  # cheap; repairs a load that stopped before its refresh
+        # Repairs a load that stopped before its rebuild, and rows written by hand since.
+        refresh_snapshots(warehouse, only_stale=True)
         return current[0]
     version = (current[0] if current else 0) + 1
 
