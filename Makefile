@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TREE := build/package-tree
 PYTEST := $(BIN)/pytest
 
 .DEFAULT_GOAL := help
@@ -57,13 +58,16 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 .PHONY: bench
 bench: $(STAMP) $(BENCH_VENV)/.installed system-deps ## Benchmarks: pipeline vs raw consume vs Quix Streams peer, alert and query latency
-	@USAGEFLOW_BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(BIN)/usageflow bench $(BENCH_ARGS)
+	@USAGEFLOW_BENCH_PEER_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff, ruff format --check, mypy
+lint: $(STAMP) ## ruff, ruff format --check, mypy, the direction of imports (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@# mypy and import-linter read files, not the package-dir mapping: they check the package as installed
+	@$(BIN)/python scripts/package_tree.py $(TREE) >/dev/null
+	cd $(TREE) && $(abspath $(BIN))/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache
+	cd $(TREE) && $(abspath $(BIN))/lint-imports $(CURDIR)/pyproject.toml
 
 .PHONY: format
 format: $(STAMP) ## Apply ruff fixes and formatting
@@ -72,7 +76,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 .PHONY: schemas
 schemas: $(STAMP) ## Regenerate the JSON Schema files in schemas/
-	$(BIN)/python -m schemas.generate
+	$(BIN)/python -m usageflow.schemas.generate
 
 .PHONY: kafka-stop
 kafka-stop: $(STAMP) ## Stop the local Kafka broker

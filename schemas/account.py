@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from schemas.common import Identifier
+from usageflow.schemas.common import Identifier
 
 PlanName = Literal["payg", "starter", "standard", "professional", "enterprise"]
 

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from pydantic import BaseModel
-
-from schemas import Account, Alert, DeadLetter, UsageEvent
+from usageflow.schemas import Account, Alert, DeadLetter, UsageEvent
 
 HERE = Path(__file__).resolve().parent
 RECORDS: dict[str, type[BaseModel]] = {

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from usageflow.streams.handler import BatchHandler
+from usageflow.streams.http import register_pages
+from usageflow.streams.lag import LagProbe
+from usageflow.streams.live_store import published_alerts, record_published
+from usageflow.streams.monitor import BatchMonitor
+from usageflow.streams.reader import EventBatch, EventReader
+from usageflow.streams.source import BatchSource
 
-from streams.handler import BatchHandler
-from streams.http import register_pages
-from streams.lag import LagProbe
-from streams.live_store import published_alerts, record_published
-from streams.monitor import BatchMonitor
-from streams.reader import EventBatch, EventReader
-from streams.source import BatchSource
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.accounts import AccountDirectory

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.live_store import alert_bytes, seed_accounts, store_alerts
-from streams.sink import FlushResult, WarehouseSink
+from usageflow.streams.live_store import alert_bytes, seed_accounts, store_alerts
+from usageflow.streams.metrics import WorkerMetrics
+from usageflow.streams.sink import FlushResult, WarehouseSink
+
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.ingest.batch import RawRecord, next_offsets, process_batch
-from usageflow.metrics import WorkerMetrics
 from usageflow.pricing.price_book import PriceBook
 from usageflow.warehouse import Warehouse
 

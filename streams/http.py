@@ -9,14 +9,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import faust
+from usageflow.streams.handler import BatchHandler
+from usageflow.streams.lag import LagProbe
+from usageflow.streams.live_store import latest_alerts, recent_windows
 
-from streams.handler import BatchHandler
-from streams.lag import LagProbe
-from streams.live_store import latest_alerts, recent_windows
 from usageflow.errors import UsageflowError
 
 if TYPE_CHECKING:
-    from streams.app import WorkerParts
+    from usageflow.streams.app import WorkerParts
 
 GRANULARITIES = {"minute": "1m", "hour": "1h", "day": "1d", "1m": "1m", "1h": "1h", "1d": "1d"}
 
@@ -67,7 +67,7 @@ def register_pages(app: faust.App, parts: WorkerParts, handler: BatchHandler, la
 
     @app.page("/api/{name}")
     async def api_page(web: Any, request: Any, name: str) -> Any:
-        from usageflow.query_api import QUERIES
+        from usageflow.billing.access import QUERIES
 
         query = QUERIES.get(name)
         if query is None:

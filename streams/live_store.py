@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import orjson
 import pyarrow as pa
+from usageflow.schemas import Alert
 
-from schemas import Alert
 from usageflow.alerting.engine import AccountSeed
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings

@@ -3,7 +3,7 @@
 Faust's default Monitor records timing for every message and stream event: a measured ~20% of
 the worker's time when the events reached the agent one by one. They now arrive one message per
 batch (streams/source.py), so little is left to save, but usageflow exports its own per-batch
-metrics (`usageflow.metrics`) and keeps the per-event hooks no-ops; commit and send statistics
+metrics (`usageflow.streams.metrics`) and keeps the per-event hooks no-ops; commit and send statistics
 are kept.
 """
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from streams.sink import EX_TEMPFAIL
-from streams.source import BatchSource
+from usageflow.streams.sink import EX_TEMPFAIL
+from usageflow.streams.source import BatchSource
+
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey
 from usageflow.ingest.batch import RawRecord, next_offsets

@@ -10,17 +10,17 @@ from datetime import timedelta
 from typing import TypeVar
 
 import faust
+from usageflow.streams.app import WorkerParts, create_app
+from usageflow.streams.handler import Progress
 
-from streams.app import WorkerParts, create_app
-from streams.handler import Progress
 from usageflow.alerting.engine import LiveEngine
+from usageflow.billing.access import remove_endpoint, write_endpoint
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.bus.admin import committed_offsets, ensure_topics
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.errors import BrokerError, WarehouseError, WarehouseLockedError
 from usageflow.logs import logging_config
 from usageflow.pricing.price_book import PriceBook, load_price_book
-from usageflow.query_api import remove_endpoint, write_endpoint
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 

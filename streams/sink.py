@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
+from usageflow.streams.rated_rows import rated_events_table
 
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
 from usageflow.warehouse import Warehouse
 from usageflow.warehouse.client import BoundText
-from usageflow.warehouse.rows import rated_events_table
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,3 @@
 """usageflow: usage aggregation and tiered billing for metered LLM APIs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from usageflow.demo.generator import StreamShape, generate_lines
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_event
 
-from schemas import Account
 from tests.fixtures.cli import UsageflowCli
 from usageflow.billing import reference as ref
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import ValidationFailure
-from usageflow.generator import StreamShape, generate_lines
-from usageflow.ingest.validate import decode_event
 from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.pricing.rating import RatedEvent, rate_event
 

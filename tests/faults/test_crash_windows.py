@@ -34,20 +34,20 @@ from unittest.mock import patch
 
 import orjson
 import pytest
+from usageflow.demo.generator import generate_events
+from usageflow.schemas import Account, Alert
+from usageflow.schemas.decode import decode_event
+from usageflow.streams.handler import BatchHandler
+from usageflow.streams.live_store import record_published
+from usageflow.streams.rated_rows import rated_events_table
+from usageflow.streams.sink import WarehouseSink
 
-from schemas import Account, Alert
-from streams.handler import BatchHandler
-from streams.live_store import record_published
-from streams.sink import WarehouseSink
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import alert_key
-from usageflow.generator import generate_events
 from usageflow.ingest.batch import RawRecord
-from usageflow.ingest.validate import decode_event
 from usageflow.pricing.price_book import load_price_book
 from usageflow.pricing.rating import rate_event
 from usageflow.warehouse import Warehouse
-from usageflow.warehouse.rows import rated_events_table
 
 pytestmark = pytest.mark.faults
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from usageflow.billing import queries, snapshots
 from usageflow.billing import reference as ref

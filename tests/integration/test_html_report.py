@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from usageflow.billing import queries
 from usageflow.billing.html_report import render_html
 from usageflow.billing.tables import load_price_book, upsert_accounts

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from usageflow.schemas import UsageEvent
+from usageflow.streams.sink import WarehouseSink
 
-from schemas import UsageEvent
-from streams.sink import WarehouseSink
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event
 from usageflow.warehouse import Warehouse

@@ -12,8 +12,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from usageflow.schemas import Account, Alert, UsageEvent
 
-from schemas import Account, Alert, UsageEvent
 from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.rules import (
     BudgetEstimator,

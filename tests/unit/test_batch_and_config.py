@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from usageflow.schemas import Account
 
-from schemas import Account
 from usageflow.config import KafkaSettings
 from usageflow.errors import ConfigError, PriceBookError
 from usageflow.ingest.batch import RawRecord, process_batch

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from usageflow.bench.spy import summarize_collapsed
-from usageflow.bench.stats import Span, percentile, ratio, rounded, span_from_points, summarize
+from benchmarks.spy import summarize_collapsed
+from benchmarks.stats import Span, percentile, ratio, rounded, span_from_points, summarize
 
 pytestmark = pytest.mark.unit
 

@@ -69,7 +69,7 @@ def test_clickhouse_has_no_passwordless_default_user(compose: dict) -> None:
 def test_grafana_dashboard_queries_metrics_the_worker_exports(compose: dict) -> None:
     import json
 
-    from usageflow.metrics import WorkerMetrics
+    from usageflow.streams.metrics import WorkerMetrics
 
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "usageflow-dashboard.json").read_text())
     exported = WorkerMetrics().render().decode()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from usageflow.alerting.engine import AccountSeed, LiveEngine
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event

@@ -8,8 +8,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from usageflow.billing import reference as ref
 from usageflow.billing.model import Invoice, InvoiceLine, dumps, money, money_str

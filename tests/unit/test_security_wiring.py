@@ -7,8 +7,8 @@ import logging
 
 import faust
 import pytest
+from usageflow.streams.app import faust_broker_options
 
-from streams.app import faust_broker_options
 from usageflow.config import KafkaSettings, StreamSettings, WarehouseSettings
 from usageflow.errors import WarehouseError
 from usageflow.logs import JsonFormatter

@@ -10,8 +10,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from usageflow.schemas import Account
 
-from schemas import Account
 from usageflow.billing import reference as ref
 from usageflow.billing.model import money
 from usageflow.pricing.price_book import PriceBook

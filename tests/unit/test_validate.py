@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from usageflow.schemas import UsageEvent
+from usageflow.schemas.decode import decode_event
 
-from schemas import UsageEvent
 from usageflow.errors import ValidationFailure
-from usageflow.ingest.validate import decode_event
 
 pytestmark = pytest.mark.unit
 

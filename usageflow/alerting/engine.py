@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from schemas import Account, Alert
 from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.lateness import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
 from usageflow.alerting.state import AccountLiveState
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent
+from usageflow.schemas import Account, Alert
 
 
 @dataclass(frozen=True)

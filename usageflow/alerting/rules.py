@@ -39,9 +39,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from schemas import Account, Alert, AlertType
 from usageflow.billing.reference import Terms, account_terms, rounded_lines
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account, Alert, AlertType
 
 RULE_TYPES: tuple[AlertType, ...] = ("daily_usage", "monthly_usage", "concurrency", "budget")
 PeriodKind = Literal["day", "month"]

@@ -32,7 +32,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from schemas import Account, Alert, AlertType
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
 from usageflow.alerting.events import LiveEvent, as_live
 from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
@@ -50,6 +49,7 @@ from usageflow.alerting.rules import (
 )
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, billing_timezone
+from usageflow.schemas import Account, Alert, AlertType
 
 _RULE_ORDER = {t: i for i, t in enumerate(RULE_TYPES)}
 FiredKey = tuple[str, str, str]  # (type, period, level) of this account

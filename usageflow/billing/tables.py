@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from schemas import Account
 from usageflow.billing.snapshots import ACCOUNTS, refresh_snapshots
 from usageflow.errors import PriceBookError
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account
 from usageflow.warehouse.client import Warehouse
 
 FACTOR_PLACES = 6  # Decimal(18, 6) columns: tier multipliers, discount factors, hint factors

@@ -12,10 +12,10 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from schemas import Account
 from usageflow.config import KafkaSettings
 from usageflow.errors import BrokerError, ValidationFailure
-from usageflow.ingest.validate import decode_account
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_account
 
 log = logging.getLogger(__name__)
 

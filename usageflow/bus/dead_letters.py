@@ -8,7 +8,7 @@ from typing import cast
 
 import orjson
 
-from schemas import DeadLetter, DeadLetterReason
+from usageflow.schemas import DeadLetter, DeadLetterReason
 
 
 def dead_letter_value(

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaException, Producer
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
-from usageflow.ingest.validate import decode_event
+from usageflow.schemas.decode import decode_event
 
 
 @dataclass

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from usageflow.billing.access import run_query
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, print_json, print_table
 from usageflow.errors import UsageflowError
-from usageflow.query_api import run_query
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from usageflow.cli import bench_cmd, billing_cmd, dlq_cmd, pipeline_cmd, stream_cmd, up_cmd
+from usageflow.cli import billing_cmd, dlq_cmd, pipeline_cmd, stream_cmd, up_cmd
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import err_console
 from usageflow.errors import UsageflowError
@@ -46,7 +46,6 @@ pipeline_cmd.register(app)
 billing_cmd.register(app)
 dlq_cmd.register(app)
 up_cmd.register(app)
-bench_cmd.register(app)
 
 
 def main() -> None:

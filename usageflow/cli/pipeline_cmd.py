@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
@@ -12,10 +13,10 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from schemas import Account
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, err_console, print_json
 from usageflow.errors import UsageflowError
+from usageflow.schemas import Account
 
 if TYPE_CHECKING:
     from usageflow.bus.producer import PublishReport
@@ -90,9 +91,9 @@ def replay_cmd(
     file: Annotated[str, typer.Argument(help="JSON-lines file of events (or - for stdin).")],
 ) -> None:
     """Publish the file, process it to completion (warehouse or dead-letter topic), then exit."""
-    from streams.runner import run_worker
     from usageflow.bus.admin import end_offsets
     from usageflow.cli.stream_cmd import worker_settings
+    from usageflow.streams.runner import run_worker
 
     ctx: CliContext = typer_ctx.obj
     report = publish_file(ctx, file)
@@ -105,13 +106,13 @@ def replay_cmd(
     )
 
 
-def read_accounts(path: Path) -> list[Account]:
+def read_accounts(path: Path | Traversable) -> list[Account]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageflowError(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        data = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = orjson.loads(text) if path.name.endswith(".json") else yaml.safe_load(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise UsageflowError(f"{path} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from exc
     if isinstance(data, dict) and "accounts" in data:

@@ -10,8 +10,8 @@ from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, print_json
 
 if TYPE_CHECKING:
-    from streams.runner import WorkerSettings
     from usageflow.broker.local import LocalKafka
+    from usageflow.streams.runner import WorkerSettings
 
 kafka_app = typer.Typer(help="Run a local single-node Apache Kafka broker (KRaft) from pinned jars.")
 
@@ -93,14 +93,14 @@ def worker_cmd(
     loglevel: Annotated[str, typer.Option(help="Log level of the worker.")] = "WARNING",
 ) -> None:
     """Run the stream processor until SIGTERM/Ctrl-C (it flushes before it stops)."""
-    from streams.runner import run_worker
+    from usageflow.streams.runner import run_worker
 
     ctx: CliContext = typer_ctx.obj
     run_worker(worker_settings(ctx, loglevel))
 
 
 def worker_settings(ctx: CliContext, loglevel: str = "WARNING") -> WorkerSettings:
-    from streams.runner import WorkerSettings
+    from usageflow.streams.runner import WorkerSettings
 
     return WorkerSettings(
         kafka=ctx.kafka(),
@@ -117,7 +117,7 @@ def status_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """The running worker at a glance: lag, throughput, last flush, counts, recent alerts."""
-    from usageflow.query_api import worker_status
+    from usageflow.billing.access import worker_status
 
     ctx: CliContext = typer_ctx.obj
     status = worker_status(ctx.paths().data_dir)

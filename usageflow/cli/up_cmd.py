@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -23,10 +24,10 @@ from rich.table import Table
 
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console
-from usageflow.generator import BAD_LINES, StreamShape, generate_events
+from usageflow.demo.generator import BAD_LINES, StreamShape, generate_events
 from usageflow.pricing.price_book import load_price_book
 
-DEMO_ACCOUNTS = Path(__file__).resolve().parents[2] / "demo" / "accounts.yaml"
+DEMO_ACCOUNTS = files("usageflow.demo") / "accounts.yaml"
 
 
 class DemoPublisher(threading.Thread):

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from schemas import Account, UsageEvent
 from usageflow.errors import ValidationFailure
-from usageflow.ingest.validate import decode_event
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event
+from usageflow.schemas import Account, UsageEvent
+from usageflow.schemas.decode import decode_event
 
 
 class RawRecord(NamedTuple):

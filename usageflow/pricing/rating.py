@@ -8,9 +8,9 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from schemas import Account, UsageEvent
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account, UsageEvent
 
 _THOUSAND = Decimal(1000)
 _ONE = Decimal(1)

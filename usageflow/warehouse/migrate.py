@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from usageflow.errors import WarehouseError
 from usageflow.warehouse.client import Warehouse
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR: Traversable = files("usageflow.sql")  # shipped in the package: works from a wheel too
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 LEDGER_DDL = """
@@ -32,7 +33,7 @@ ORDER BY version
 @dataclass(frozen=True)
 class Migration:
     version: str
-    path: Path
+    path: Traversable
     sql: str
 
     @property
@@ -48,12 +49,14 @@ def _has_code(text: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
-def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
+def discover(sql_dir: Traversable = SQL_DIR) -> list[Migration]:
     found = []
-    for path in sorted(sql_dir.glob("*.sql")):
+    for path in sorted((p for p in sql_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         if not _NAME.match(path.name):
             raise WarehouseError(f"migration file {path.name} must be named NNNN_snake_case.sql")
-        found.append(Migration(path.stem, path, path.read_text(encoding="utf-8")))
+        found.append(Migration(path.name.removesuffix(".sql"), path, path.read_text(encoding="utf-8")))
+    if not found:
+        raise WarehouseError("no migrations found in the installed package (usageflow.sql): reinstall usageflow")
     return found
 
 
@@ -63,7 +66,7 @@ def applied(warehouse: Warehouse) -> dict[str, str]:
     return {r["version"]: r["checksum"] for r in rows}
 
 
-def migrate(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
+def migrate(warehouse: Warehouse, sql_dir: Traversable = SQL_DIR) -> list[str]:
     """Apply what is pending; return the versions applied now (empty when up to date)."""
     done = applied(warehouse)
     newly: list[str] = []
@@ -80,7 +83,7 @@ def migrate(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
     return newly
 
 
-def changed_since_applied(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
+def changed_since_applied(warehouse: Warehouse, sql_dir: Traversable = SQL_DIR) -> list[str]:
     """Versions whose file no longer matches what was applied (a new migration is the fix)."""
     done = applied(warehouse)
     return [m.version for m in discover(sql_dir) if m.version in done and done[m.version] != m.checksum]

@@ -1,4 +1,4 @@
-"""`usageflow bench`: throughput, alert latency and query latency of the real system.
+"""`make bench` (`python -m benchmarks`): throughput, alert latency and query latency of the real system.
 
 One concern per module: `stats` (pure math), `workload` (accounts and events), `machine`,
 `config` (what a run is asked to do, the result's keys), `runner` (broker, publishing, the

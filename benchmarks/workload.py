@@ -1,6 +1,6 @@
 """What the benchmark sends: ~1,000 accounts on every plan, generated usage, alert triggers.
 
-Built on `usageflow.generator` (deterministic: same seed, same events); only the account list
+Built on `usageflow.demo.generator` (deterministic: same seed, same events); only the account list
 is the benchmark's own.
 """
 
@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import orjson
-
-from schemas import Account
-from usageflow.generator import StreamShape, generate_events, generate_lines
+from usageflow.demo.generator import StreamShape, generate_events, generate_lines
+from usageflow.schemas import Account
 
 MONTH = "2026-11"  # the generator's default start is 2026-11-01 (span 27 days)
 PLANS = ("payg", "starter", "standard", "professional", "enterprise")

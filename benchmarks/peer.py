@@ -1,4 +1,4 @@
-"""The same job on Quix Streams (PyPI `quixstreams`, the `bench` extra), as a peer figure.
+"""The same job on Quix Streams (PyPI `quixstreams`, installed in `.venv-bench` by `make bench`), as a peer figure.
 
 Consume the events topic, decode and validate (`decode_event`), rate (`rate_event`, Decimal),
 a 1-hour event-time tumbling window per (account, api key, model), and write the rated rows to
@@ -11,7 +11,7 @@ rules, 1m/1d windows. Changelog topics are off (the worker keeps no state in Kaf
 The window state is per message key (the account, as published), holding one entry per
 (api key, model): the same grouping without a repartition topic.
 
-    python -m usageflow.bench.peer --bootstrap H:P --topic T --accounts-topic A \
+    python -m benchmarks.peer --bootstrap H:P --topic T --accounts-topic A \
         --warehouse DIR --state-dir DIR --expected N
 """
 
@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from usageflow.bench.worker import peak_rss_mb
+from benchmarks.worker import peak_rss_mb
 
 WINDOW_MS = 3_600_000
 COST_UNITS = Decimal("1e12")  # list cost in 1e-12 CNY: an exact int the JSON state store can hold
@@ -56,17 +56,17 @@ def window_initializer(rated: Any) -> dict[str, list[int]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from quixstreams import Application
     from quixstreams.sinks.base import BatchingSink, SinkBatch
+    from usageflow.schemas.decode import decode_event
+    from usageflow.streams.rated_rows import rated_events_table
 
     from usageflow.billing.tables import load_price_book as load_price_tables
     from usageflow.bus.accounts import AccountDirectory
     from usageflow.config import KafkaSettings
     from usageflow.errors import ValidationFailure
-    from usageflow.ingest.validate import decode_event
     from usageflow.pricing.price_book import load_price_book
     from usageflow.pricing.rating import RatedEvent, rate_event
     from usageflow.warehouse import open_warehouse
     from usageflow.warehouse.migrate import migrate
-    from usageflow.warehouse.rows import rated_events_table
 
     book = load_price_book(Path(args.price_book) if args.price_book else None)
     warehouse = open_warehouse(f"chdb:{args.warehouse}")
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m usageflow.bench.peer")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.peer")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic", required=True)
     parser.add_argument("--accounts-topic", required=True)

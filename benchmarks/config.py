@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usageflow.bench import ALL_PARTS, DEFAULT_PARTS, BenchError
+from benchmarks import ALL_PARTS, DEFAULT_PARTS, BenchError
 from usageflow.config import KafkaSettings, TopicSettings
 
 Say = Callable[[str], None]

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
-from usageflow.bench import BenchError
-from usageflow.bench.workload import LiveTraffic, crossing_event, live_time, timeline_end
+from benchmarks import BenchError
+from benchmarks.workload import LiveTraffic, crossing_event, live_time, timeline_end
 from usageflow.bus.producer import Publisher
 from usageflow.config import KafkaSettings, TopicSettings
 

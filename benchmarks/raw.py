@@ -8,8 +8,8 @@ import uuid
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from usageflow.bench import BenchError
-from usageflow.bench.stats import Span, span_from_points
+from benchmarks import BenchError
+from benchmarks.stats import Span, span_from_points
 from usageflow.config import KafkaSettings
 
 BATCH = 10_000

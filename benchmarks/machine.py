@@ -46,7 +46,7 @@ def load_average() -> list[float] | None:
 
 def peer_quixstreams_version() -> str | None:
     """Quix Streams lives in the peer's own environment (see phases.peer_python)."""
-    from usageflow.bench.phases import peer_python
+    from benchmarks.phases import peer_python
 
     code = "from importlib import metadata; print(metadata.version('quixstreams'))"
     try:

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from usageflow.bench import BenchError
-from usageflow.bench.worker import last_line
+from benchmarks import BenchError
+from benchmarks.worker import last_line
 
 
 def run_child(

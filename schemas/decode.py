@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from usageflow.schemas import Account, UsageEvent
 
-from schemas import Account, UsageEvent
 from usageflow.errors import ValidationFailure
 
 MAX_RECORD_BYTES = 1_000_000

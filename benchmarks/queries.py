@@ -6,7 +6,7 @@ fresh event ids, in 100,000-row Arrow inserts), then times `invoices(wh, month, 
 `report(wh, month, account)` for a spread of accounts, `invoices(wh, month)` for all, and the
 per-account invoices again after `OPTIMIZE TABLE rated_events FINAL`.
 
-    python -m usageflow.bench.queries --warehouse DIR --rows N --accounts A --runs 20
+    python -m benchmarks.queries --warehouse DIR --rows N --accounts A --runs 20
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ def load_month(warehouse: Any, rows: int, accounts: int, book: Any) -> float:
     """Rows into rated_events; returns seconds spent inserting (rating excluded)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    from usageflow.demo.generator import generate_events
+    from usageflow.schemas import UsageEvent
+    from usageflow.streams.rated_rows import rated_events_table
 
-    from schemas import UsageEvent
-    from usageflow.bench.workload import bench_accounts, bench_shape
+    from benchmarks.workload import bench_accounts, bench_shape
     from usageflow.billing.tables import upsert_accounts
-    from usageflow.generator import generate_events
     from usageflow.pricing.rating import rate_event
-    from usageflow.warehouse.rows import rated_events_table
 
     directory = {a.account_id: a for a in bench_accounts(accounts)}
     upsert_accounts(warehouse, list(directory.values()))
@@ -70,7 +70,7 @@ def time_ms(work: Any) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from usageflow.bench.workload import MONTH, account_ids
+    from benchmarks.workload import MONTH, account_ids
     from usageflow.billing.queries import invoices, report
     from usageflow.billing.tables import load_price_book as load_price_tables
     from usageflow.pricing.price_book import load_price_book
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m usageflow.bench.queries")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.queries")
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--accounts", type=int, default=1000)

@@ -15,8 +15,8 @@ from typing import IO, Any
 
 import orjson
 
-from usageflow.bench import BenchError
-from usageflow.bench.stats import Span, span_from_points
+from benchmarks import BenchError
+from benchmarks.stats import Span, span_from_points
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -26,7 +26,7 @@ def py_spy_binary() -> str | None:
     return str(local) if local.is_file() else shutil.which("py-spy")
 
 
-PROJECT_ROOT = str(Path(__file__).resolve().parents[2]) + "/"
+PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + "/"
 
 
 def short_path(path: str) -> str:

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from usageflow.bench import BenchError
-from usageflow.bench.config import BenchEnv, alert_account_count
-from usageflow.bench.stats import Span, rounded, summarize
+from benchmarks import BenchError
+from benchmarks.config import BenchEnv, alert_account_count
+from benchmarks.stats import Span, rounded, summarize
 
 
 def raw(env: BenchEnv) -> None:
-    from usageflow.bench.raw import raw_consume
+    from benchmarks.raw import raw_consume
 
     assert env.kafka is not None and env.topics is not None
     env.say("raw consume (confluent-kafka + orjson)")
@@ -47,7 +47,7 @@ def worker_env(env: BenchEnv, port: int) -> dict[str, str]:
 
 
 def worker(env: BenchEnv) -> None:
-    from usageflow.bench.worker import WorkerProcess, pipeline_span
+    from benchmarks.worker import WorkerProcess, pipeline_span
     from usageflow.broker.local import free_port
 
     config = env.config
@@ -88,14 +88,14 @@ def _spy(env: BenchEnv, worker: Any, name: str) -> Any:
     """py-spy on the worker while a phase runs, with the profile part only (it costs CPU)."""
     if "profile" not in env.config.parts or worker.proc is None:
         return None
-    from usageflow.bench.spy import PySpy
+    from benchmarks.spy import PySpy
 
     return PySpy.attach(worker.proc.pid, env.workdir / name)
 
 
 def _alerts(env: BenchEnv, worker: Any) -> None:
-    from usageflow.bench.alerts import measure_alert_latency
-    from usageflow.bench.workload import alert_accounts
+    from benchmarks.alerts import measure_alert_latency
+    from benchmarks.workload import alert_accounts
 
     assert env.kafka is not None and env.topics is not None
     config = env.config
@@ -130,8 +130,8 @@ def _alerts(env: BenchEnv, worker: Any) -> None:
 
 
 def peer(env: BenchEnv) -> None:
-    from usageflow.bench.child import run_child
-    from usageflow.bench.stats import span_from_points
+    from benchmarks.child import run_child
+    from benchmarks.stats import span_from_points
 
     assert env.kafka is not None and env.topics is not None
     env.say("peer: the same job on Quix Streams")
@@ -152,7 +152,7 @@ def peer(env: BenchEnv) -> None:
     ]
     if env.config.price_book is not None:
         args += ["--price-book", str(env.config.price_book)]
-    out = run_child("usageflow.bench.peer", args, home, env.config.timeout_s, python=peer_python())
+    out = run_child("benchmarks.peer", args, home, env.config.timeout_s, python=peer_python())
     span = span_from_points([(t, c) for t, c in out["points"]])
     if span is None:
         raise BenchError("peer wrote everything in one batch: use more --events")
@@ -165,7 +165,7 @@ def peer(env: BenchEnv) -> None:
 
 
 def queries(env: BenchEnv) -> None:
-    from usageflow.bench.child import run_child
+    from benchmarks.child import run_child
 
     config = env.config
     env.say(f"queries: {config.query_rows:,} rated rows, {config.accounts} accounts, {config.query_runs} runs")
@@ -182,7 +182,7 @@ def queries(env: BenchEnv) -> None:
     ]
     if config.price_book is not None:
         args += ["--price-book", str(config.price_book)]
-    out = run_child("usageflow.bench.queries", args, home, config.timeout_s)
+    out = run_child("benchmarks.queries", args, home, config.timeout_s)
     invoice, report_s, all_s = (
         summarize(out["invoice_ms"]),
         summarize(out["report_ms"]),
@@ -200,14 +200,14 @@ def queries(env: BenchEnv) -> None:
 
 
 def profile(env: BenchEnv) -> None:
-    from usageflow.bench.child import run_child
+    from benchmarks.child import run_child
 
     env.say("profile: the worker's batch path under cProfile (20,000 events)")
     home = env.workdir / "profile"
     args = ["--warehouse", str(home / "warehouse"), "--accounts", str(env.config.accounts)]
     if env.config.price_book is not None:
         args += ["--price-book", str(env.config.price_book)]
-    env.result["profile"] = run_child("usageflow.bench.hotpath", args, home, env.config.timeout_s)
+    env.result["profile"] = run_child("benchmarks.hotpath", args, home, env.config.timeout_s)
 
 
 def peer_python() -> str:
@@ -216,5 +216,5 @@ def peer_python() -> str:
     configured = os.environ.get("USAGEFLOW_BENCH_PEER_PYTHON")
     if configured:  # a relative path is taken from here: the peer runs in another directory
         return str(Path(configured).absolute()) if os.sep in configured else configured
-    local = Path(__file__).resolve().parents[2] / ".venv-bench" / "bin" / "python"
+    local = Path(__file__).resolve().parents[1] / ".venv-bench" / "bin" / "python"
     return str(local) if local.exists() else sys.executable

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from usageflow.bench import BenchError, phases
-from usageflow.bench.config import STREAM_PARTS, BenchConfig, BenchEnv, Say, alert_account_count, empty_result
-from usageflow.bench.stats import ratio, rounded
+from benchmarks import BenchError, phases
+from benchmarks.config import STREAM_PARTS, BenchConfig, BenchEnv, Say, alert_account_count, empty_result
+from benchmarks.stats import ratio, rounded
 from usageflow.config import KafkaSettings, StreamSettings, TopicSettings
 
 __all__ = ["BenchConfig", "run_bench"]
@@ -63,7 +63,7 @@ def run_bench(config: BenchConfig, say: Say) -> dict[str, Any]:
     r = env.result
     r["ratio_vs_raw"] = rounded(ratio(r["pipeline_eps"], r["raw_consume_eps"]), 4)
     r["ratio_vs_peer"] = rounded(ratio(r["pipeline_eps"], r["peer_eps"]), 3)
-    from usageflow.bench.machine import machine_info
+    from benchmarks.machine import machine_info
 
     r["machine"] = machine_info(env.kafka_version)
     r["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -102,7 +102,7 @@ def _start_kafka(env: BenchEnv) -> Any:
 
 
 def _publish(env: BenchEnv) -> None:
-    from usageflow.bench.workload import account_bytes, alert_accounts, bench_accounts, event_lines
+    from benchmarks.workload import account_bytes, alert_accounts, bench_accounts, event_lines
     from usageflow.bus.producer import Publisher
 
     assert env.kafka is not None and env.topics is not None

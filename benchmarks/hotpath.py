@@ -4,7 +4,7 @@ timed per stage and then under cProfile.
 
 Runs in its own process with its own chDB path (migrated like the worker's warehouse):
 
-    python -m usageflow.bench.hotpath --warehouse DIR --batch 20000 --accounts 1000
+    python -m benchmarks.hotpath --warehouse DIR --batch 20000 --accounts 1000
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from usageflow.bench.spy import short_path
+from benchmarks.spy import short_path
 
 TOP = 25
 
@@ -32,9 +32,10 @@ class BatchPath:
     `WarehouseSink.write` split open: dedupe query, Arrow table, chDB insert."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from streams.sink import WarehouseSink
+        from usageflow.streams.sink import WarehouseSink
+
+        from benchmarks.workload import bench_accounts
         from usageflow.alerting.engine import LiveEngine
-        from usageflow.bench.workload import bench_accounts
         from usageflow.billing.tables import load_price_book as load_price_tables
         from usageflow.billing.tables import upsert_accounts
         from usageflow.pricing.price_book import load_price_book
@@ -60,9 +61,10 @@ class BatchPath:
         return value
 
     def handle(self, records: list[Any]) -> None:
-        from streams.live_store import seed_accounts
+        from usageflow.streams.live_store import seed_accounts
+        from usageflow.streams.rated_rows import rated_events_table
+
         from usageflow.ingest.batch import process_batch
-        from usageflow.warehouse.rows import rated_events_table
 
         outcome = self.timed("decode_validate_rate", lambda: process_batch(records, self.lookup, self.book))
         if not self.engine.restored:
@@ -79,7 +81,7 @@ class BatchPath:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from usageflow.bench.workload import event_lines
+    from benchmarks.workload import event_lines
     from usageflow.ingest.batch import RawRecord
 
     path = BatchPath(args)
@@ -131,7 +133,7 @@ def _top(profiler: cProfile.Profile, key: str) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m usageflow.bench.hotpath")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hotpath")
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=1000)

@@ -1,0 +1,1 @@
+"""Sample data shipped with usageflow: demo accounts, sample events, an example price book."""

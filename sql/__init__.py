@@ -1,0 +1,1 @@
+"""The warehouse migrations (NNNN_name.sql), applied in order by `usageflow migrate`."""
