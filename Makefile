@@ -43,6 +43,10 @@ test: $(STAMP) system-deps ## Unit and integration tests (starts its own Kafka b
 test-unit: $(STAMP) ## Unit tests only (no infrastructure)
 	$(PYTEST) -m unit -q
 
+.PHONY: wheel-check
+wheel-check: $(STAMP) system-deps ## Build the wheel, install it in a fresh venv, run the quickstart outside the checkout
+	@bash scripts/wheel-check.sh
+
 .PHONY: test-faults
 test-faults: $(STAMP) system-deps ## Long fault-injection suite (crashes, broker/warehouse outages)
 	$(PYTEST) -m faults -q
@@ -84,4 +88,4 @@ kafka-stop: $(STAMP) ## Stop the local Kafka broker
 
 .PHONY: clean
 clean: ## Remove local state (.usageflow/) and caches, keep .venv/
-	rm -rf .usageflow .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .usageflow .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -204,7 +204,9 @@ def profile(env: BenchEnv) -> None:
 
     env.say("profile: the worker's batch path under cProfile (20,000 events)")
     home = env.workdir / "profile"
+    assert env.kafka is not None
     args = ["--warehouse", str(home / "warehouse"), "--accounts", str(env.config.accounts)]
+    args += ["--bootstrap", env.kafka.bootstrap, "--topic-prefix", f"profile-{os.getpid()}."]
     if env.config.price_book is not None:
         args += ["--price-book", str(env.config.price_book)]
     env.result["profile"] = run_child("benchmarks.hotpath", args, home, env.config.timeout_s)

@@ -1,8 +1,8 @@
-"""The Faust application: topics, the rating agent, housekeeping, HTTP endpoints.
+"""The Faust application: the rating agent, housekeeping timers, HTTP endpoints.
 
-Agents only move data: validation, rating and dedupe live in `usageflow.ingest` and
-`usageflow.pricing`, windows and alert rules in `usageflow.alerting`, storage in
-`streams.sink`; `streams.handler` sequences one batch.
+A thin shell: the agent hands each batch to `BatchPipeline.process` (usageflow.streams.pipeline,
+the one place a batch is sequenced) on a thread of its own, and resolves the reader's future
+with the report; validation, rating, alert rules and storage live below it.
 """
 
 from __future__ import annotations
@@ -12,23 +12,25 @@ import logging
 import os
 import signal
 import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from usageflow.streams.handler import BatchHandler
-from usageflow.streams.http import register_pages
-from usageflow.streams.lag import LagProbe
-from usageflow.streams.live_store import published_alerts, record_published
-from usageflow.streams.monitor import BatchMonitor
-from usageflow.streams.reader import EventBatch, EventReader
-from usageflow.streams.source import BatchSource
 
 from usageflow.alerting.engine import LiveEngine
-from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.accounts import AccountDirectory
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicSettings
 from usageflow.pricing.price_book import PriceBook
+from usageflow.streams.http import register_pages
+from usageflow.streams.lag import LagProbe
+from usageflow.streams.monitor import BatchMonitor
+from usageflow.streams.outbox import KafkaOutbox
+from usageflow.streams.pipeline import BatchPipeline, Topics
+from usageflow.streams.progress import WorkerState
+from usageflow.streams.reader import EventBatch, EventReader
+from usageflow.streams.source import BatchSource
 from usageflow.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -71,11 +73,21 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
+@dataclass
+class Worker:
+    """What the running worker is made of, for the runner and the HTTP pages."""
+
+    app: faust.App
+    pipeline: BatchPipeline
+    state: WorkerState
+    stop: threading.Event
+
+
+def create_app(parts: WorkerParts) -> Worker:
     stream = parts.stream
-    # The events come in batches from streams.source, whose consumer is the `group` member.
-    # Faust's own consumer only follows its leader topic, under an id of its own (one group
-    # cannot mix Faust's assignor with librdkafka's).
+    # The events come in batches from usageflow.streams.source, whose consumer is the `group`
+    # member. Faust's own consumer only follows its leader topic, under an id of its own (one
+    # group cannot mix Faust's assignor with librdkafka's).
     app = faust.App(
         f"{parts.topics.group}.app",
         **faust_broker_options(parts.kafka),
@@ -95,62 +107,48 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
         producer_acks=-1,
     )
     app.monitor = BatchMonitor()
-    dlq_topic = app.topic(parts.topics.dlq, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(parts.topics.alerts, key_serializer="raw", value_serializer="raw")
-    stopping = {"flag": False}
-
-    async def send_dead_letter(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> Any:
-        return await dlq_topic.send(key=key, value=value, headers=headers)
-
-    async def send_alert(key: bytes, value: bytes) -> Any:
-        return await alerts_topic.send(key=key, value=value)
-
-    handler = BatchHandler(
+    stop = threading.Event()
+    state = WorkerState()
+    pipeline = BatchPipeline(
         parts.warehouse,
-        parts.accounts,
+        parts.accounts.get,
         parts.book,
         parts.engine,
-        send_dead_letter,
-        send_alert,
-        lambda: stopping["flag"],
+        KafkaOutbox(parts.kafka, stop),
+        Topics(alerts=parts.topics.alerts, dlq=parts.topics.dlq),
+        parts.kafka,
+        stop,
     )
-
     source = BatchSource(
         parts.kafka, parts.topics.events, parts.topics.group, stream.flush_max_rows, stream.flush_interval_s
     )
     batches = app.channel()
+    pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="usageflow-pipeline")
 
     @app.agent(batches, name="rate-events")
     async def rate_events(stream: faust.StreamT[EventBatch]) -> None:
-        """One message per batch read from the events topic (see streams.source)."""
+        """One message per batch read from the events topic (see usageflow.streams.source)."""
+        loop = asyncio.get_running_loop()
         async for batch in stream:
             try:
-                await handler.handle(batch.records)
+                report = await loop.run_in_executor(pipeline_thread, pipeline.process, batch.records)
             except BaseException as exc:
                 if not batch.done.done():
                     batch.done.set_exception(exc)
                 raise
-            batch.done.set_result(None)
+            batch.done.set_result(report)
 
-    def sync_published() -> list[AlertKey]:
-        """The alerts topic's keys; alerts on it that the warehouse misses are stored."""
-        alerts = published_alerts(parts.kafka, parts.topics.alerts)
-        missing = record_published(parts.warehouse, alerts)
-        if missing:
-            log.warning("%d published alert(s) were missing from the warehouse alerts table: stored", missing)
-        return [alert_key(a) for a in alerts]
-
-    reader = EventReader(source, batches, parts.engine, sync_published)
+    reader = EventReader(source, batches, pipeline, state, stop)
     app.task(reader.run)
     app.on_before_shutdown.connect(reader.on_shutdown)  # type: ignore[arg-type]  # async receiver
 
     @app.timer(0.5)
     async def housekeeping() -> None:
-        handler.metrics.warehouse_down.set(1 if handler.sink.failing_since else 0)
-        await _sync_accounts(parts, handler)
-        if parts.stop_at_offsets is not None and _reached(handler.progress.next_offsets, parts.stop_at_offsets):
-            log.info("replay complete: %s", handler.progress.snapshot())
-            stopping["flag"] = True
+        state.metrics.warehouse_down.set(1 if pipeline.retry.failing_since else 0)
+        await _sync_accounts(parts, pipeline)
+        if parts.stop_at_offsets is not None and _reached(state.progress.next_offsets, parts.stop_at_offsets):
+            log.info("replay complete: %s", state.progress.snapshot())
+            stop.set()
             os.kill(os.getpid(), signal.SIGTERM)
 
     lag_probe = LagProbe(parts.kafka, parts.topics.events, parts.topics.group)
@@ -159,22 +157,25 @@ def create_app(parts: WorkerParts) -> tuple[faust.App, BatchHandler]:
     async def measure_lag() -> None:
         loop = asyncio.get_running_loop()
         ends, committed = await loop.run_in_executor(None, lag_probe.offsets)
-        lag_probe.update(handler, ends, committed)
+        lag_probe.update(state, ends, committed)
 
-    register_pages(app, parts, handler, lag_probe)
-
-    app.usageflow_stopping = stopping  # type: ignore[attr-defined]
+    worker = Worker(app, pipeline, state, stop)
+    register_pages(app, parts, worker, lag_probe)
     _ = (rate_events, housekeeping, measure_lag)
-    return app, handler
+    return worker
 
 
-async def _sync_accounts(parts: WorkerParts, handler: BatchHandler) -> None:
+async def _sync_accounts(parts: WorkerParts, pipeline: BatchPipeline) -> None:
     upserts, deleted = parts.accounts.drain_changes()
     if not upserts and not deleted:
         return
     from usageflow.billing.tables import upsert_accounts
 
-    await handler.sink.retry(lambda: upsert_accounts(parts.warehouse, upserts, deleted), lambda: False)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(
+        None,
+        lambda: pipeline.retry.call("storing accounts", lambda: upsert_accounts(parts.warehouse, upserts, deleted)),
+    )
 
 
 def _reached(next_offsets: dict[int, int], target: dict[int, int]) -> bool:

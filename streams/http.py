@@ -9,22 +9,23 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import faust
-from usageflow.streams.handler import BatchHandler
+
+from usageflow.errors import UsageflowError
 from usageflow.streams.lag import LagProbe
 from usageflow.streams.live_store import latest_alerts, recent_windows
 
-from usageflow.errors import UsageflowError
-
 if TYPE_CHECKING:
-    from usageflow.streams.app import WorkerParts
+    from usageflow.streams.app import Worker, WorkerParts
 
 GRANULARITIES = {"minute": "1m", "hour": "1h", "day": "1d", "1m": "1m", "1h": "1h", "1d": "1d"}
 
 
-def register_pages(app: faust.App, parts: WorkerParts, handler: BatchHandler, lag_probe: LagProbe) -> None:
+def register_pages(app: faust.App, parts: WorkerParts, worker: Worker, lag_probe: LagProbe) -> None:
+    state, retry = worker.state, worker.pipeline.retry
+
     @app.page("/progress")
     async def progress_page(web: Any, request: Any) -> Any:
-        return web.json(handler.progress.snapshot())
+        return web.json(state.progress.snapshot())
 
     @app.page("/status")
     async def status_page(web: Any, request: Any) -> Any:
@@ -32,27 +33,27 @@ def register_pages(app: faust.App, parts: WorkerParts, handler: BatchHandler, la
         try:
             recent = await loop.run_in_executor(None, lambda: latest_alerts(parts.warehouse))
         except UsageflowError:
-            recent = list(handler.recent_alerts)
+            recent = list(state.recent_alerts)
         return web.json(
             {
-                **handler.progress.snapshot(),
+                **state.progress.snapshot(),
                 "lag": lag_probe.lag,
                 "events_per_s": round(lag_probe.rate, 1),
                 "warehouse": parts.warehouse.target.describe(),
-                "warehouse_failing_since": handler.sink.failing_since,
+                "warehouse_failing_since": retry.failing_since,
                 "recent_alerts": recent,
             }
         )
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(handler.metrics.render(), content_type="text/plain; version=0.0.4")
+        return web.bytes(state.metrics.render(), content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health_page(web: Any, request: Any) -> Any:
-        failing = handler.sink.failing_since
+        failing = retry.failing_since
         healthy = not (failing and time.time() - failing > 30)
-        body = {"status": "ok" if healthy else "warehouse_unavailable", **handler.progress.snapshot()}
+        body = {"status": "ok" if healthy else "warehouse_unavailable", **state.progress.snapshot()}
         return web.json(body, status=200 if healthy else 503)
 
     @app.page("/usage/{account_id}")

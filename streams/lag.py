@@ -29,12 +29,12 @@ class LagProbe:
         except (BrokerError, KafkaException):
             return {}, {}
 
-    def update(self, handler: Any, ends: dict[int, int], committed: dict[int, int]) -> None:
+    def update(self, state: Any, ends: dict[int, int], committed: dict[int, int]) -> None:
         """Lag of the whole consumer group: end offset minus committed offset, per partition."""
         self.lag = {p: max(0, end - committed.get(p, 0)) for p, end in ends.items()}
         for partition, lag in self.lag.items():
-            handler.metrics.lag.labels(str(partition)).set(lag)
-        now, consumed = time.monotonic(), handler.progress.consumed
+            state.metrics.lag.labels(str(partition)).set(lag)
+        now, consumed = time.monotonic(), state.progress.consumed
         if self._last is not None and now > self._last[0]:
             self.rate = (consumed - self._last[1]) / (now - self._last[0])
         self._last = (now, consumed)

@@ -1,33 +1,36 @@
-"""The loop between the batch source and the rating agent: read, hand over, wait, commit."""
+"""The loop between the batch source and the rating agent: read, hand over, wait, commit.
+
+The batch itself is sequenced by `BatchPipeline.process` (run by the agent); this loop only
+moves records in and offsets out, and tells the pipeline when partitions moved.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from usageflow.streams.sink import EX_TEMPFAIL
+from usageflow.ingest.batch import RawRecord
+from usageflow.streams.exits import exit_worker
+from usageflow.streams.pipeline import BatchPipeline, BatchReport
+from usageflow.streams.progress import WorkerState
+from usageflow.streams.retry import StopRequested
 from usageflow.streams.source import BatchSource
-
-from usageflow.alerting.engine import LiveEngine
-from usageflow.alerting.rules import AlertKey
-from usageflow.ingest.batch import RawRecord, next_offsets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-EX_SOFTWARE = 70
 
 
 @dataclass
 class EventBatch:
-    """One agent message: records of the events topic, and the future the agent resolves once
-    they are stored, dead-lettered and alerted (only then are their offsets committed)."""
+    """One agent message: records of the events topic, and the future the agent resolves with
+    the batch's report once it is stored, dead-lettered and alerted."""
 
     records: list[RawRecord]
-    done: asyncio.Future[None]
+    done: asyncio.Future[BatchReport]
 
 
 class EventReader:
@@ -35,16 +38,17 @@ class EventReader:
         self,
         source: BatchSource,
         channel: Any,
-        engine: LiveEngine,
-        sync_published: Callable[[], list[AlertKey]],
+        pipeline: BatchPipeline,
+        state: WorkerState,
+        stop: threading.Event,
         grace_s: float = 60.0,
     ) -> None:
         self.source = source
         self.channel = channel
-        self.engine = engine
-        self.sync_published = sync_published
+        self.pipeline = pipeline
+        self.state = state
+        self.stop = stop
         self.grace_s = grace_s
-        self._stop = False
         self._running = False
         self._finished: asyncio.Event | None = None
 
@@ -55,28 +59,21 @@ class EventReader:
         loop = asyncio.get_running_loop()
         try:
             await self._call(self.source.open)
-            while not self._stop:
+            while not self.stop.is_set():
                 records = await self._call(self.source.poll)
                 if self.source.take_reassigned():
-                    await self._reassigned()
-                if not records or self._stop:
+                    self.pipeline.partitions_changed()
+                if not records or self.stop.is_set():
                     continue  # at shutdown an unprocessed batch is simply not committed
                 batch = EventBatch(records, loop.create_future())
                 await self.channel.send(value=batch)
-                try:
-                    await batch.done
-                except BaseException:
-                    if self._stop:
-                        raise  # stopping: the batch is simply not committed
-                    # Nothing past the stored batches is committed: a restart carries on from there.
-                    log.exception("the rating agent failed on a batch; exiting so the worker can be restarted")
-                    os._exit(EX_SOFTWARE)
-                await self._call(self.source.commit, next_offsets(records))
+                report = await batch.done
+                self.state.observe(report)
+                await self._call(self.source.commit, report.next_offsets)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("the events reader failed; exiting so the worker can be restarted")
-            os._exit(EX_SOFTWARE)
+        except Exception as exc:
+            exit_worker(exc, "a batch could not be stored")
         finally:
             try:
                 await self._call(self.source.close)
@@ -86,33 +83,13 @@ class EventReader:
     async def on_shutdown(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         """Before Faust stops the agent (its children stop after this signal): finish the batch in
         hand (store, alert, commit), so the agent is never cancelled in the middle of one."""
-        self._stop = True
+        self.stop.set()
         if not self._running or self._finished is None:
             return
         try:
             await asyncio.wait_for(self._finished.wait(), timeout=self.grace_s)
         except TimeoutError:
-            # Still not stored (warehouse down): exit without committing it.
-            log.error("batch not stored within %.0fs of shutdown: exiting uncommitted", self.grace_s)
-            os._exit(EX_TEMPFAIL)
-
-    async def _reassigned(self) -> None:
-        """At the first assignment and after every rebalance: another worker may have moved
-        accounts on, and sent alerts it did not get to record in the warehouse before it died.
-        So the alerts topic is read again and the live state restored from the warehouse
-        before the next batch."""
-        self.engine.reset()
-        delay = 0.5
-        while True:
-            try:
-                keys = await asyncio.get_running_loop().run_in_executor(None, self.sync_published)
-                break
-            except Exception as exc:  # broker or warehouse away: nothing is safe to process yet
-                log.warning("reading published alerts failed, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        self.engine.mark_fired(keys)
-        log.info("partitions assigned: live alert state will be restored from the warehouse")
+            exit_worker(StopRequested(f"batch not stored within {self.grace_s:.0f}s of shutdown"), "shutting down")
 
     async def _call(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.source.thread, work, *args)

@@ -10,8 +10,6 @@ from datetime import timedelta
 from typing import TypeVar
 
 import faust
-from usageflow.streams.app import WorkerParts, create_app
-from usageflow.streams.handler import Progress
 
 from usageflow.alerting.engine import LiveEngine
 from usageflow.billing.access import remove_endpoint, write_endpoint
@@ -21,6 +19,8 @@ from usageflow.config import KafkaSettings, PathSettings, StreamSettings, TopicS
 from usageflow.errors import BrokerError, WarehouseError, WarehouseLockedError
 from usageflow.logs import logging_config
 from usageflow.pricing.price_book import PriceBook, load_price_book
+from usageflow.streams.app import WorkerParts, create_app
+from usageflow.streams.progress import Progress
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 
@@ -58,8 +58,9 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         engine=LiveEngine(book, allowed_lateness=timedelta(hours=settings.stream.allowed_lateness_hours)),
         stop_at_offsets=stop_at_offsets,
     )
-    app, handler = create_app(parts)
-    progress = handler.progress
+    worker_parts = create_app(parts)
+    app = worker_parts.app
+    progress = worker_parts.state.progress
     if stop_at_offsets is not None:
         progress.next_offsets.update(
             committed_offsets(settings.kafka, settings.topics.group, settings.topics.events, list(stop_at_offsets))
@@ -70,21 +71,22 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
         settings.stream.http_port,
         warehouse.target.describe(),
     )
-    worker = faust.Worker(
+    faust_worker = faust.Worker(
         app,
         loglevel=settings.loglevel,
         quiet=True,
         redirect_stdouts=False,
         logging_config=logging_config(settings.loglevel, settings.stream.log_format),
     )
-    worker.spinner = None  # no terminal escape codes in logs and pipes
+    faust_worker.spinner = None  # no terminal escape codes in logs and pipes
     try:
-        worker.execute_from_commandline()
+        faust_worker.execute_from_commandline()
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise
     finally:
         remove_endpoint(settings.paths.data_dir)
+        worker_parts.pipeline.outbox.close()
         accounts.stop()
         warehouse.close()
     return progress

@@ -1,52 +1,30 @@
-"""The warehouse sink: buffer, flush on count or time, and only then let offsets be committed.
+"""The rated events in the warehouse: which of a batch are stored already, and the insert.
 
-Batches come from `streams.source` (up to `flush_max_rows`, or what arrived within
-`flush_interval_s`); their offsets are committed only once `insert_until_stored` has returned
-(`write` is the same two steps, `fresh` then `insert`, in one call). A failed call is retried
-with back-off, holding the batch (and so the consumer) until the warehouse is back.
+The pipeline (usageflow.streams.pipeline) decides when each is called and retries them; this
+module only knows the SQL and the table layout.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
-from usageflow.streams.rated_rows import rated_events_table
 
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
+from usageflow.streams.rated_rows import rated_events_table
 from usageflow.warehouse import Warehouse
 from usageflow.warehouse.client import BoundText
+from usageflow.warehouse.failures import data_error
 
-log = logging.getLogger(__name__)
-
-EX_TEMPFAIL = 75
 T = TypeVar("T")
-
-
-@dataclass
-class FlushResult:
-    fresh: list[int]  # indexes (into the written batch) of the events stored now
-    already_stored: int
-    seconds: float
-
-    @property
-    def inserted(self) -> int:
-        return len(self.fresh)
+Call = Callable[[str, Callable[[], T]], T]  # RetryPolicy.call
 
 
 class WarehouseSink:
-    def __init__(self, warehouse: Warehouse, max_backoff_s: float = 30.0) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
-        self.max_backoff_s = max_backoff_s
-        self.last_flush_at: float | None = None
-        self.failing_since: float | None = None
 
     def stored_ids(self, rated: Sequence[RatedEvent]) -> set[tuple[str, str]]:
         """Which (account_id, event_id) of the batch the warehouse already holds: the dedupe
@@ -71,43 +49,34 @@ class WarehouseSink:
         stored = self.stored_ids(rated)
         return [i for i, r in enumerate(rated) if (r.event.account_id, r.event.event_id) not in stored]
 
-    def insert(self, rated: Sequence[RatedEvent], fresh: Sequence[int]) -> None:
-        if fresh:
-            self.warehouse.insert_arrow("rated_events", rated_events_table([rated[i] for i in fresh]))
+    def insert(self, rows: Sequence[RatedEvent]) -> None:
+        """One insert (atomic: one block, the batch is far below max_insert_block_size)."""
+        if not rows:
+            return
+        try:
+            table = rated_events_table(rows)
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:  # Arrow refused a value
+            raise data_error(exc, "rated_events") from exc
+        self.warehouse.insert_arrow("rated_events", table)
 
-    def write(self, rated: Sequence[RatedEvent]) -> FlushResult:
-        started = time.perf_counter()
-        fresh = self.fresh(rated)
-        self.insert(rated, fresh)
-        return FlushResult(fresh, len(rated) - len(fresh), time.perf_counter() - started)
-
-    async def fresh_until_known(self, rated: Sequence[RatedEvent], stopping: Callable[[], bool]) -> list[int]:
-        result: list[int] = await self.retry(lambda: self.fresh(rated), stopping)
-        return result
-
-    async def insert_until_stored(
-        self, rated: Sequence[RatedEvent], fresh: Sequence[int], stopping: Callable[[], bool]
-    ) -> None:
-        await self.retry(lambda: self.insert(rated, fresh), stopping)
-        self.last_flush_at = time.time()
-
-    async def retry(self, work: Callable[[], T], stopping: Callable[[], bool]) -> T:
-        """Run blocking warehouse work in a thread, retrying with exponential back-off. If the
-        worker is told to stop while the warehouse is down, exit without committing: the batch
-        is read again on restart."""
-        loop = asyncio.get_running_loop()
-        delay = 0.5
-        while True:
+    def insert_finding_refused(
+        self, rows: Sequence[RatedEvent], labels: Sequence[T], call: Call
+    ) -> list[tuple[T, str]]:
+        """Insert `rows` (each retried by `call` through outages). If the warehouse refuses them as
+        data, halve until the refused rows are alone: those come back as (label, message), every
+        other row is stored. k bad rows of n cost about k·log2(n) small inserts."""
+        refused: list[tuple[T, str]] = []
+        pending: list[tuple[Sequence[RatedEvent], Sequence[T]]] = [(rows, labels)]
+        while pending:
+            part, part_labels = pending.pop()
             try:
-                value = await loop.run_in_executor(None, work)
+                call("the insert", lambda part=part: self.insert(part))  # type: ignore[misc]
             except WarehouseError as exc:
-                self.failing_since = self.failing_since or time.time()
-                if stopping():
-                    log.error("warehouse still failing at shutdown (%s): exiting uncommitted", exc)
-                    os._exit(EX_TEMPFAIL)
-                log.warning("warehouse call failed, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff_s)
-                continue
-            self.failing_since = None
-            return value
+                if exc.kind != "data":
+                    raise
+                if len(part) == 1:
+                    refused.append((part_labels[0], str(exc)))
+                    continue
+                half = len(part) // 2
+                pending += [(part[half:], part_labels[half:]), (part[:half], part_labels[:half])]
+        return refused

@@ -18,11 +18,31 @@ class BrokerError(UsageflowError):
 
 
 class WarehouseError(UsageflowError):
-    """The warehouse could not be opened, migrated, written or queried."""
+    """The warehouse could not be opened, migrated, written or queried.
+
+    `code` and `name` are ClickHouse's error code and symbolic name when the engine gave them
+    (`Code: 252 … (TOO_MANY_PARTS)`), None for transport errors. `kind` says what a caller can
+    do about it (usageflow.warehouse.failures): `outage` heals by itself (retry), `data` means
+    the rows sent were refused (find them, dead-letter them), `fatal` is neither (a bug or a
+    setting: do not retry forever).
+    """
+
+    def __init__(self, message: str, code: int | None = None, name: str | None = None, kind: str = "fatal") -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.kind = kind
+
+    @property
+    def healable(self) -> bool:
+        return self.kind == "outage"
 
 
 class WarehouseLockedError(WarehouseError):
     """An embedded chDB path is owned by another process (chDB allows one process per path)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="outage")
 
 
 class PriceBookError(UsageflowError):

@@ -5,9 +5,9 @@ A SIGKILL leaves exactly the state a failure at that point leaves: what was writ
 written, the in-memory state is gone, and Kafka offsets are not committed, so the restarted
 worker reads the batch again. Two such points:
 
-1. around the alerts of a batch (streams/handler.py: dedupe query, `engine.process(fresh)`,
-   `send_alert`, insert, `store_alerts`): killed while sending, after sending but before the
-   insert, and after the insert but before the alerts are recorded in the warehouse.
+1. around the alerts of a batch (`BatchPipeline.process`, usageflow.streams.pipeline: dedupe
+   query, alert rules, publish, insert, record the alerts): killed before publishing, after
+   publishing but before the insert, and after the insert but before the alerts are recorded.
    docs/guarantees.md promises an alert "once per (account, type, period, level)": neither
    zero times (a re-read event that is already stored never reaches the rules again) nor
    twice (the restarted worker knows what the alerts topic holds). The batch spans six days,
@@ -25,28 +25,30 @@ database per test), or a ClickHouse server for (1) when USAGEFLOW_TEST_CLICKHOUS
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
 
 import orjson
 import pytest
-from usageflow.demo.generator import generate_events
-from usageflow.schemas import Account, Alert
-from usageflow.schemas.decode import decode_event
-from usageflow.streams.handler import BatchHandler
-from usageflow.streams.live_store import record_published
-from usageflow.streams.rated_rows import rated_events_table
-from usageflow.streams.sink import WarehouseSink
 
 from usageflow.alerting.engine import LiveEngine
-from usageflow.alerting.rules import alert_key
+from usageflow.bus.admin import ensure_topics
+from usageflow.config import KafkaSettings, TopicSettings
+from usageflow.demo.generator import generate_events
 from usageflow.ingest.batch import RawRecord
 from usageflow.pricing.price_book import load_price_book
 from usageflow.pricing.rating import rate_event
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_event
+from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
+from usageflow.streams.pipeline import BatchPipeline, Topics
+from usageflow.streams.rated_rows import rated_events_table
+from usageflow.streams.sink import WarehouseSink
 from usageflow.warehouse import Warehouse
 
 pytestmark = pytest.mark.faults
@@ -95,34 +97,41 @@ def alert_keys_of(values: list[bytes]) -> list[tuple[str, str, str]]:
     return sorted((a["type"], a["period"], a["level"]) for a in map(json.loads, values))
 
 
-def run_life(
-    warehouse: Warehouse, batch: list[RawRecord], die_at: str | None = None, on_topic: list[bytes] | None = None
-) -> list[bytes]:
-    """One worker life: a fresh engine (state lost with the process) that knows the alerts
-    already on the topic, the same warehouse. `die_at`: "send_alert", "insert", "store_alerts"."""
-    sent: list[bytes] = []
+class RecordingOutbox(KafkaOutbox):
+    """The worker's real outbox on the test broker, noting the alerts the broker acknowledged;
+    with `die_before` it is killed before it sends anything."""
 
-    async def send_dead_letter(*_: Any) -> None:
-        return None
+    def __init__(self, kafka: KafkaSettings, alerts_topic: str, die_before: bool) -> None:
+        super().__init__(kafka, threading.Event())
+        self.alerts_topic = alerts_topic
+        self.die_before = die_before
+        self.acknowledged: list[bytes] = []
 
-    async def send_alert(_key: bytes, value: bytes) -> Any:
-        if die_at == "send_alert":
+    def send_and_wait(self, records: list[OutgoingRecord]) -> None:
+        if self.die_before and records:
             raise Killed()
-        sent.append(value)
-        done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+        super().send_and_wait(records)
+        self.acknowledged += [r.value for r in records if r.topic == self.alerts_topic]
 
-    engine = LiveEngine(BOOK)
-    engine.mark_fired(alert_key(Alert.model_validate_json(v)) for v in on_topic or [])
-    handler = BatchHandler(
+
+def run_life(
+    warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings, batch: list[RawRecord], die_at: str | None = None
+) -> list[bytes]:
+    """One worker life: the worker's own BatchPipeline with a fresh engine (state lost with the
+    process), the same warehouse and topics. Like a started worker it first reads back the
+    alerts topic. `die_at`: "publish", "insert" or "store_alerts". Returns the alerts the broker
+    acknowledged in this life."""
+    outbox = RecordingOutbox(kafka, topics.alerts, die_before=die_at == "publish")
+    stop = threading.Event()
+    pipeline = BatchPipeline(
         warehouse,
-        Accounts(),  # type: ignore[arg-type]  # only .get is used
+        Accounts().get,
         BOOK,
-        engine,
-        send_dead_letter,
-        send_alert,
-        lambda: False,
+        LiveEngine(BOOK),
+        outbox,
+        Topics(alerts=topics.alerts, dlq=topics.dlq),
+        kafka,
+        stop,
     )
 
     def killed(*_: Any) -> None:
@@ -131,37 +140,45 @@ def run_life(
     with contextlib.ExitStack() as stack:
         stack.enter_context(contextlib.suppress(Killed))
         if die_at == "insert":
-            stack.enter_context(patch.object(handler.sink, "insert", killed))
+            stack.enter_context(patch.object(pipeline.sink, "insert", killed))
         if die_at == "store_alerts":
-            stack.enter_context(patch("streams.handler.store_alerts", killed))
-        asyncio.run(handler.handle(batch))
-    return sent
+            stack.enter_context(patch("usageflow.streams.pipeline.store_alerts", killed))
+        pipeline.process(batch)
+    outbox.close()
+    return outbox.acknowledged
 
 
 def stored_events(warehouse: Warehouse) -> int:
     return int(warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"])
 
 
-@pytest.mark.parametrize("die_at", ["send_alert", "insert", "store_alerts"])
+def topics_for(prefix: str, kafka: KafkaSettings) -> TopicSettings:
+    topics = TopicSettings(topic_prefix=prefix)
+    ensure_topics(kafka, topics)
+    return topics
+
+
+@pytest.mark.parametrize("die_at", ["publish", "insert", "store_alerts"])
 def test_a_worker_killed_around_the_alerts_of_a_batch_neither_loses_nor_repeats_them(
-    warehouse_factory: Callable[..., Warehouse], die_at: str
+    warehouse_factory: Callable[..., Warehouse], kafka_bootstrap: str, die_at: str
 ) -> None:
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap)
     batch = records()
-    control = alert_keys_of(run_life(warehouse_factory(), batch))
+    control = alert_keys_of(run_life(warehouse_factory(), kafka, topics_for(f"c{uuid.uuid4().hex[:8]}.", kafka), batch))
     assert len(control) == 2 * 6 and {p for _, p, _ in control} == {f"2026-11-{d:02d}" for d in range(3, 9)}
 
     warehouse = warehouse_factory()
-    first = run_life(warehouse, batch, die_at=die_at)
+    topics = topics_for(f"k{uuid.uuid4().hex[:8]}.", kafka)
+    first = run_life(warehouse, kafka, topics, batch, die_at=die_at)
     assert stored_events(warehouse) == (len(batch) if die_at == "store_alerts" else 0)
-    second = run_life(warehouse, batch, on_topic=first)
+    second = run_life(warehouse, kafka, topics, batch)
     assert stored_events(warehouse) == len(batch)
     on_topic = first + second
     assert alert_keys_of(on_topic) == control, (
         f"killed at {die_at}: the alerts topic holds {alert_keys_of(on_topic)}, want each of {control} once"
     )
-    # What a restarted worker does at its partition assignment (streams/app.py sync_published):
-    # alerts on the topic that the warehouse misses are recorded.
-    record_published(warehouse, [Alert.model_validate_json(v) for v in on_topic])
+    # The restarted life read the alerts topic back first (pipeline step 0) and recorded in the
+    # warehouse the alerts it missed.
     recorded = warehouse.query("SELECT type, period, toString(level) AS level FROM alerts FINAL")
     assert sorted((r["type"], r["period"], r["level"]) for r in recorded) == control
 
@@ -183,11 +200,12 @@ def test_windows_count_every_stored_event_once_whatever_the_inserts(
     assert engine == "View", "usage_windows must not depend on a second, separately committed write"
     sink = WarehouseSink(warehouse)
     batch = rated_batch()
-    sink.write(batch[:300])
+    sink.insert(batch[:300])
     warehouse.insert_arrow("rated_events", rated_events_table(batch[:100]))  # a racing duplicate insert
-    retried = sink.write(batch)  # a restarted worker re-reading the whole batch
+    fresh = sink.fresh(batch)  # a restarted worker re-reading the whole batch
+    sink.insert([batch[i] for i in fresh])
     stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
     rows = warehouse.query("SELECT granularity, sum(requests) AS n FROM usage_windows GROUP BY granularity")
     windows = {r["granularity"]: int(r["n"]) for r in rows}
-    assert stored == len(batch) and retried.already_stored == 300
+    assert stored == len(batch) and len(batch) - len(fresh) == 300
     assert windows == {g: len(batch) for g in ("1m", "1h", "1d")}

@@ -42,7 +42,7 @@ class Rejected:
 @dataclass
 class BatchOutcome:
     rated: list[RatedEvent] = field(default_factory=list)
-    partitions: list[int] = field(default_factory=list)  # the source partition of each rated event
+    sources: list[RawRecord] = field(default_factory=list)  # the record each rated event came from
     rejected: list[Rejected] = field(default_factory=list)
     duplicates_in_batch: int = 0
 
@@ -68,5 +68,5 @@ def process_batch(
             continue
         seen.add(identity)
         outcome.rated.append(rated)
-        outcome.partitions.append(record.partition)
+        outcome.sources.append(record)
     return outcome

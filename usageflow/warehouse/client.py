@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from urllib.parse import unquote, urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from usageflow.errors import ConfigError, WarehouseError, WarehouseLockedError
+from usageflow.errors import ConfigError, WarehouseLockedError
+from usageflow.warehouse.failures import warehouse_error
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_DATABASE = "usageflow"
@@ -107,14 +109,14 @@ class Warehouse:
         try:
             return self._client.command(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(_one_line(exc)) from exc
+            raise warehouse_error(exc) from exc
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts. Use `{name:Type}` server-side parameters for every outside value."""
         try:
             result = self._client.query(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(_one_line(exc)) from exc
+            raise warehouse_error(exc) from exc
         names = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
@@ -124,7 +126,7 @@ class Warehouse:
         try:
             result = self._client.query(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(_one_line(exc)) from exc
+            raise warehouse_error(exc) from exc
         return result.column_names, [tuple(r) for r in result.result_rows]
 
     def insert_arrow(self, table: str, arrow_table: Any) -> None:
@@ -132,13 +134,13 @@ class Warehouse:
         try:
             self._client.insert_arrow(table, arrow_table, database=self.database)
         except ClickHouseError as exc:
-            raise WarehouseError(_one_line(exc)) from exc
+            raise warehouse_error(exc) from exc
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         try:
             self._client.insert(table, rows, column_names=list(columns), database=self.database)
         except ClickHouseError as exc:
-            raise WarehouseError(_one_line(exc)) from exc
+            raise warehouse_error(exc) from exc
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort
@@ -151,6 +153,11 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
     database = database or target.database
     if not _DB_NAME.match(database):
         raise ConfigError(f"warehouse database name {database!r} is not a plain identifier")
+    if target.kind == "chdb" and importlib.util.find_spec("chdb") is None:
+        raise ConfigError(
+            "the embedded warehouse (chdb:…) needs the chdb-core package: pip install chdb-core, "
+            "or set USAGEFLOW_WAREHOUSE=clickhouse://user:pass@host:8123/db"
+        )
     try:
         if target.kind == "chdb":
             assert target.path is not None
@@ -167,7 +174,7 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
         message = _one_line(exc)
         if "Cannot lock file" in message or "already running" in message:
             raise WarehouseLockedError(_locked_message(target)) from exc
-        raise WarehouseError(f"cannot open warehouse {target.describe()}: {message}") from exc
+        raise warehouse_error(exc, f"cannot open warehouse {target.describe()}") from exc
     return Warehouse(client, target, database)
 
 

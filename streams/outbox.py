@@ -1,0 +1,91 @@
+"""What a batch sends to Kafka besides its events: dead letters and alerts, acknowledged by the
+broker (acks=all, idempotent) before the pipeline moves on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from usageflow.config import KafkaSettings
+from usageflow.errors import BrokerError
+from usageflow.streams.retry import StopRequested
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class KafkaOutbox:
+    """Sends records and waits until the broker has acknowledged every one of them. A record the
+    broker refuses for a reason that heals (broker away, leader moving) is sent again until it
+    is acknowledged or the worker stops; one it can never take (too large, no such topic) raises
+    BrokerError: losing a dead letter or an alert silently is not an option."""
+
+    def __init__(self, kafka: KafkaSettings, stop: threading.Event, max_request_bytes: int = 8 * 1024 * 1024) -> None:
+        self.stop = stop
+        self._producer = Producer(
+            {
+                **kafka.confluent_config(),
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "message.max.bytes": max_request_bytes,
+                "message.timeout.ms": 30_000,
+            }
+        )
+
+    def send_and_wait(self, records: list[OutgoingRecord]) -> None:
+        pending = list(records)
+        while pending:
+            failed: list[tuple[OutgoingRecord, KafkaError]] = []
+            for record in pending:
+                self._produce(record, failed)
+            self._producer.flush()
+            permanent = [(r, e) for r, e in failed if not _retriable(e)]
+            if permanent:
+                record, error = permanent[0]
+                raise BrokerError(f"the broker refused a record for {record.topic}: {error.str()}")
+            pending = [r for r, _ in failed]
+            if pending:
+                log.warning("%d record(s) not acknowledged, sending again: %s", len(pending), failed[0][1].str())
+                if self.stop.wait(0.5):
+                    raise StopRequested("stopping while the broker did not acknowledge dead letters or alerts")
+
+    def close(self) -> None:
+        self._producer.flush(10)
+
+    def _produce(self, record: OutgoingRecord, failed: list[tuple[OutgoingRecord, KafkaError]]) -> None:
+        def delivered(error: KafkaError | None, _message: Any) -> None:
+            if error is not None:
+                failed.append((record, error))
+
+        while True:
+            try:
+                self._producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    on_delivery=delivered,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+            except KafkaException as exc:  # refused before sending (e.g. larger than the broker takes)
+                failed.append((record, exc.args[0]))
+                return
+
+
+def _retriable(error: KafkaError) -> bool:
+    return bool(error.retriable()) or error.code() in (KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT)

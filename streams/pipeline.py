@@ -1,0 +1,190 @@
+"""One batch of the events topic, from raw records to stored, alerted and ready to commit.
+
+`BatchPipeline.process` is the only place that sequences a batch; the Faust agent, the
+confluent-kafka reader and the benchmark's profile part all call it. Its steps, in order:
+
+0. after a partition assignment: forget the live state, read back the alerts topic (recording
+   any alert the warehouse misses) so no alert is sent twice;
+1. decode, validate and rate every record (bad ones become dead letters with a reason);
+2. restore the live alert state from the warehouse if needed, and seed the batch's accounts
+   *before* the batch is stored, so a seed never includes it;
+3. dedupe against the warehouse: only events it does not hold yet are `fresh`;
+4. run the alert rules over the fresh events;
+5. publish dead letters and alerts and wait for the broker's acknowledgements: an alert is on
+   the topic before its events are stored, so a crash can never leave stored events unalerted
+   (a re-read batch is then found stored, and its alerts are read back in step 0);
+6. insert the fresh events; rows the warehouse refuses as data (not an outage) are found by
+   splitting the batch, dead-lettered with the engine's message, and the rest is stored;
+7. record the alerts in the warehouse `alerts` table;
+8. hand back the offsets to commit (the caller commits them: only after all of the above).
+
+Warehouse calls go through one `RetryPolicy`: outages are waited out, shutdown interrupts the
+wait with `StopRequested` (the batch is then not committed and is read again on restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from usageflow.alerting.engine import LiveEngine
+from usageflow.alerting.rules import AlertKey, alert_key
+from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
+from usageflow.config import KafkaSettings
+from usageflow.ingest.batch import BatchOutcome, RawRecord, next_offsets, process_batch
+from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account, Alert
+from usageflow.streams.live_store import alert_bytes, published_alerts, record_published, seed_accounts, store_alerts
+from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
+from usageflow.streams.retry import RetryPolicy
+from usageflow.streams.sink import WarehouseSink
+from usageflow.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+WAREHOUSE_REJECTED = "warehouse_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    alerts: str
+    dlq: str
+
+
+@dataclass
+class BatchReport:
+    """What one batch did: counts, the alerts it fired, the offsets to commit, and seconds per step."""
+
+    records: int = 0
+    rated: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    late: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)  # reason -> records
+    alerts: list[Alert] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    finished_at: float = 0.0
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(self.dead_letters.values())
+
+    @property
+    def store_seconds(self) -> float:
+        """Dedupe query through the alert records: what storing this batch took."""
+        s = self.seconds
+        return sum(s.get(k, 0.0) for k in ("dedupe", "alert_rules", "publish", "insert", "record_alerts"))
+
+
+class _Stopwatch:
+    def __init__(self, report: BatchReport) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.report.seconds[step] = self.report.seconds.get(step, 0.0) + now - self.last
+        self.last = now
+
+
+class BatchPipeline:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        lookup_account: Callable[[str], Account | None],
+        book: PriceBook,
+        engine: LiveEngine,
+        outbox: KafkaOutbox,
+        topics: Topics,
+        kafka: KafkaSettings,
+        stop: threading.Event,
+    ) -> None:
+        self.warehouse = warehouse
+        self.lookup_account = lookup_account
+        self.book = book
+        self.engine = engine
+        self.outbox = outbox
+        self.topics = topics
+        self.kafka = kafka
+        self.retry = RetryPolicy(stop)
+        self.sink = WarehouseSink(warehouse)
+        self._reassigned = True  # the first batch restores everything
+
+    def partitions_changed(self) -> None:
+        """Called by the reader when partitions were assigned or revoked."""
+        self._reassigned = True
+
+    def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        report = BatchReport(records=len(records), next_offsets=next_offsets(records))
+        clock = _Stopwatch(report)
+        # 0. after an assignment: alerts already published are never sent again
+        if self._reassigned:
+            self.engine.reset()
+            self.engine.mark_fired(self.retry.call("reading back published alerts", self._sync_published))
+            self._reassigned = False
+            clock.lap("sync_published")
+        # 1. decode, validate, rate
+        outcome = process_batch(records, self.lookup_account, self.book)
+        outgoing = [self._dead_letter(r.record, r.reason, r.message, report) for r in outcome.rejected]
+        report.rated = len(outcome.rated)
+        clock.lap("decode_validate_rate")
+        # 2. live state restored, the batch's accounts seeded before the batch is stored
+        if not self.engine.restored:
+            self.engine.restore(self.retry.call("restoring the live state", lambda: seed_accounts(self.warehouse)))
+        now = datetime.now(UTC)
+        caught_up = self.engine.activate({r.event.account_id for r in outcome.rated}, self.lookup_account, now)
+        clock.lap("restore_live_state")
+        # 3. dedupe against the warehouse
+        fresh = self.retry.call("the dedupe query", lambda: self.sink.fresh(outcome.rated))
+        report.duplicates = len(outcome.rated) - len(fresh) + outcome.duplicates_in_batch
+        clock.lap("dedupe")
+        # 4. alert rules over the fresh events
+        live = self.engine.process(
+            [(outcome.sources[i].partition, outcome.rated[i]) for i in fresh], self.lookup_account, now
+        )
+        report.alerts = caught_up + live.alerts
+        report.late = live.late
+        clock.lap("alert_rules")
+        # 5. dead letters and alerts acknowledged by the broker
+        outgoing += [OutgoingRecord(self.topics.alerts, a.account_id.encode(), alert_bytes(a)) for a in report.alerts]
+        self.outbox.send_and_wait(outgoing)
+        clock.lap("publish")
+        # 6. insert; rows refused as data are dead-lettered, the rest stored
+        refused = self._insert(outcome, fresh)
+        report.stored = len(fresh) - len(refused)
+        if refused:
+            self.outbox.send_and_wait(
+                [self._dead_letter(outcome.sources[i], WAREHOUSE_REJECTED, why, report) for i, why in refused]
+            )
+        clock.lap("insert")
+        # 7. alerts recorded in the warehouse
+        if report.alerts:
+            self.retry.call("recording alerts", lambda: store_alerts(self.warehouse, report.alerts))
+        clock.lap("record_alerts")
+        # 8. the caller commits report.next_offsets
+        report.finished_at = time.time()
+        return report
+
+    def _insert(self, outcome: BatchOutcome, fresh: list[int]) -> list[tuple[int, str]]:
+        """Store the fresh events; (index, engine message) of each one the warehouse refused."""
+        return self.sink.insert_finding_refused([outcome.rated[i] for i in fresh], fresh, self.retry.call)
+
+    def _dead_letter(self, record: RawRecord, reason: str, message: str, report: BatchReport) -> OutgoingRecord:
+        report.dead_letters[reason] = report.dead_letters.get(reason, 0) + 1
+        value = dead_letter_value(
+            reason, message, record.value, record.topic, record.partition, record.offset, record.key
+        )
+        return OutgoingRecord(self.topics.dlq, record.key, value, tuple(dead_letter_headers(reason)))
+
+    def _sync_published(self) -> list[AlertKey]:
+        """The alerts topic's keys; published alerts the warehouse misses are stored now (a worker
+        died between the broker's acknowledgement and its own insert)."""
+        alerts = published_alerts(self.kafka, self.topics.alerts)
+        missing = record_published(self.warehouse, alerts)
+        if missing:
+            log.warning("%d published alert(s) were missing from the warehouse alerts table: stored", missing)
+        return [alert_key(a) for a in alerts]
