@@ -14,6 +14,7 @@ DeadLetterReason = Literal[
     "unknown_region",
     "too_late",
     "invalid_account",
+    "warehouse_rejected",  # the warehouse refused the rated row as data (its message says why)
 ]
 
 
