@@ -79,7 +79,7 @@ def alert_key(alert: Alert) -> AlertKey:
 
 
 class RuleConfig(BaseModel):
-    """Levels per rule type (events.md defaults). An empty tuple disables a rule."""
+    """Levels per rule type (the defaults of the alert rules). An empty tuple disables a rule."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
