@@ -32,7 +32,7 @@ from usageflow.schemas import Account
 from usageflow.schemas.decode import decode_event
 
 from tests.fixtures.cli import UsageflowCli
-from usageflow.billing import reference as ref
+from tests.oracle import billing as ref
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook, load_price_book

@@ -3,7 +3,7 @@ while the worker is SIGKILLed, the broker goes away, the warehouse refuses work,
 worker takes over. After each scenario:
 
 * invoices (`usageflow invoice --month M --format json`, every month of the stream) equal the
-  Python reference (usageflow.billing.reference) over the distinct valid events, rated with
+  Python oracle (tests/oracle/billing.py) over the distinct valid events, rated with
   the product's own `rate_event` and the accounts loaded with `usageflow accounts load`;
 * every bad record is in the dead-letter topic once (`usageflow dlq list`): the lines the
   publisher rejects (source `file:<chunk>`, line number) and the records the worker rejects

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from usageflow.schemas import Account, UsageEvent
 
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
+from tests.oracle import billing as ref
 from usageflow.billing import queries, snapshots
-from usageflow.billing import reference as ref
 from usageflow.billing.model import Invoice
 from usageflow.billing.tables import ACCOUNT_COLUMNS, load_price_book, upsert_accounts
 from usageflow.errors import PriceBookError, UsageflowError

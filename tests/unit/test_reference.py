@@ -1,4 +1,5 @@
-"""The pure-Python billing reference: worked examples of pricing.md / cli.md and edge cases."""
+"""The tests' billing oracle (tests/oracle/billing.py): worked examples of the pricing rules and of
+the CLI's invoice JSON, and edge cases. tests/unit/test_pricing.py holds the production code to it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from usageflow.schemas import Account, UsageEvent
 
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
-from usageflow.billing import reference as ref
+from tests.oracle import billing as ref
 from usageflow.billing.model import Invoice, InvoiceLine, dumps, money, money_str
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event
@@ -64,7 +65,7 @@ def lines(inv: Invoice) -> list[tuple[str, str]]:
 # --- worked examples ----------------------------------------------------------------------
 
 
-def test_pricing_md_section_3_example() -> None:
+def test_tier_example_600k_flagship_peak_tokens() -> None:
     rows = rows_for(600_000)
     assert sum(r.list_cost for r in rows) == D("3.6")
     assert ref.blended_factor(BOOK.tiers, 600_000) == Fraction(9, 10)
@@ -76,7 +77,7 @@ def test_pricing_md_section_3_example() -> None:
     assert inv.total == D("3.24")
 
 
-def test_cli_md_invoice_example() -> None:
+def test_cli_invoice_json_example() -> None:
     account = Account(account_id="edu-001", plan="standard", contract_months=12, educational=True)
     rows = rows_for(2_500_000, account=account)
     inv = ref.invoice(BOOK, "edu-001", "2026-11", account, rows)
@@ -103,7 +104,8 @@ def test_cli_md_invoice_example() -> None:
     ],
 )
 def test_money_rounds_half_away_from_zero(value: Fraction | Decimal, expected: str) -> None:
-    assert money_str(money(value)) == expected
+    assert str(ref.money(value)) == expected  # the oracle's own rounding
+    assert money_str(money(value)) == expected  # the production rounding
 
 
 # --- tiers --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Properties of the graduated tiers and invoices of the billing reference (hypothesis)."""
+"""Properties of the graduated tiers and invoices of the billing oracle (hypothesis)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from usageflow.schemas import Account
 
-from usageflow.billing import reference as ref
-from usageflow.billing.model import money
+from tests.oracle import billing as ref
+from usageflow.pricing.money import money
 from usageflow.pricing.price_book import PriceBook
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
-"""In-flight requests of one account (events.md: "Concurrency at an instant is the number of
-the account's requests whose [ts − latency, ts] covers it").
+"""In-flight requests of one account: the concurrency at an instant is the number of the
+account's requests whose [ts − latency, ts] covers it.
 
 Intervals are closed at both ends: [0, 10] and [10, 20] are both in flight at 10 (2), [0, 10]
 and [11, 20] never overlap. A zero-latency request is the single instant [ts, ts].

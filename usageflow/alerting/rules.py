@@ -1,4 +1,4 @@
-"""The alert rules of events.md: limits, levels, crossing tests and Alert v1 records.
+"""The alert rules: limits, levels, crossing tests and Alert v1 records.
 
 | type            | value                    | limit                          | period      |
 |-----------------|--------------------------|--------------------------------|-------------|
@@ -7,7 +7,7 @@
 | `concurrency`   | peak in-flight requests  | plan max concurrent            | local day   |
 | `budget`        | month-to-date invoice    | account.monthly_budget (CNY)   | local month |
 
-Choices where the spec is silent:
+Choices where the event contract is silent:
 
 * Plan limits include the custom plan additions (extra_tokens, extra_concurrent).
 * `payg` accounts, unknown accounts (None, billed payg) and accounts whose plan is not in the
@@ -15,12 +15,12 @@ Choices where the spec is silent:
   A rule whose limit is 0 (a 0-token plan, a budget of 0) never fires (no percentage exists).
 * A level fires when value >= level × limit, compared exactly (rationals: the daily limit
   monthly/30 is not a finite decimal).
-* The budget value is what the invoice total (pricing.md §6, plan fee included — it is part
-  of the invoice — plus custom plan fees, tiered overage usage of §3/§4 and the §5 discounts,
-  every line rounded to 0.01) would be for the month-to-date tokens and list cost. It is
-  computed by usageflow.billing.reference (the exact invoice reference), so the alert and
-  the invoice agree to the fen. With a monthly fee, the estimate starts at the discounted fee,
-  so e.g. a 500 CNY budget on the standard plan (999) crosses 100 % with the first event.
+* The budget value is what the invoice total (plan fee included — it is part of the invoice —
+  plus custom plan fees, tiered overage usage and the discounts, every line rounded to 0.01)
+  would be for the month-to-date tokens and list cost. It is computed by usageflow.pricing
+  (the one production implementation of the invoice lines), so the alert and the invoice agree
+  to the fen. With a monthly fee, the estimate starts at the discounted fee, so e.g. a 500 CNY
+  budget on the standard plan (999) crosses 100 % with the first event.
 * `limit` in the Alert is exact when it is a finite decimal, otherwise (daily limit) rounded
   to 0.01; `percentage` = value / exact limit × 100, rounded to 0.01 half away from zero;
   `level` is the canonical (normalised) decimal: 0.8, 1.
@@ -39,8 +39,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from usageflow.billing.reference import Terms, account_terms, rounded_lines
+from usageflow.pricing.lines import invoice_total
+from usageflow.pricing.money import decimal_or_cents, money, to_context
 from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.terms import Terms, account_terms, daily_token_limit, plan_allowance
+from usageflow.pricing.tiers import TierSchedule, tier_schedule
 from usageflow.schemas import Account, Alert, AlertType
 
 RULE_TYPES: tuple[AlertType, ...] = ("daily_usage", "monthly_usage", "concurrency", "budget")
@@ -51,7 +54,6 @@ PERIOD_KIND: dict[AlertType, PeriodKind] = {
     "concurrency": "day",
     "budget": "month",
 }
-DAYS_PER_MONTH = 30  # pricing.md §4: the daily limit is monthly tokens / 30
 
 AlertKey = tuple[str, str, str, str]
 """(account_id, type, period, level) with level canonical (`level_str`)."""
@@ -77,7 +79,7 @@ def alert_key(alert: Alert) -> AlertKey:
 
 
 class RuleConfig(BaseModel):
-    """Levels per rule type (events.md defaults). An empty tuple disables a rule."""
+    """Levels per rule type (the defaults of the alert rules). An empty tuple disables a rule."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -120,7 +122,7 @@ class Limits:
         elif self.monthly_tokens is None:
             raw = None
         elif rule_type == "daily_usage":
-            raw = Fraction(self.monthly_tokens, DAYS_PER_MONTH)
+            raw = daily_token_limit(self.monthly_tokens)
         else:
             raw = Fraction(self.monthly_tokens)
         return raw if raw else None  # 0 → no rule
@@ -129,13 +131,13 @@ class Limits:
 def account_limits(account: Account | None, book: PriceBook) -> Limits:
     """Plan limits with custom additions; payg / unknown / plan missing from the book: none."""
     budget = account.monthly_budget if account is not None else None
-    plan = book.plans.get(account.plan) if account is not None else None
-    if account is None or plan is None:
+    allowance = plan_allowance(book, account)
+    if allowance is None:
         return Limits("payg", None, None, budget)
     return Limits(
-        plan=account.plan,
-        monthly_tokens=plan.monthly_tokens + account.extra_tokens,
-        max_concurrent=plan.max_concurrent + account.extra_concurrent,
+        plan=allowance.plan,
+        monthly_tokens=allowance.monthly_tokens,
+        max_concurrent=allowance.max_concurrent,
         monthly_budget=budget,
     )
 
@@ -144,58 +146,40 @@ _CTX = Context(prec=60)
 _LINES_SLACK = Decimal("0.03")  # > 5 lines × 0.005 of rounding, + far more than arithmetic error
 
 
-def _fraction_to_decimal(value: Fraction) -> Decimal:
-    return _CTX.divide(Decimal(value.numerator), Decimal(value.denominator))
-
-
 class BudgetEstimator:
     """Month-to-date invoice total for (tokens, list cost) under an account's terms.
 
-    `__call__` is the exact invoice total of usageflow.billing.reference. `approx` is the
-    unrounded total (plan fee + tiered usage) × discount factors in 60-digit Decimal
-    arithmetic; the invoice total (a sum of lines each rounded to 0.01, whose unrounded sum
-    is exactly that value) differs from it by at most 0.025, so `may_reach` is a cheap and
-    safe filter: when it says False, the exact total is below the threshold.
+    `__call__` is the exact invoice total (usageflow.pricing.lines). `approx` is the unrounded
+    total (plan fee + tiered usage) × discount factors in 60-digit Decimal arithmetic; the
+    invoice total (a sum of lines each rounded to 0.01, whose unrounded sum is exactly that
+    value) differs from it by at most 0.025, so `may_reach` is a cheap and safe filter: when it
+    says False, the exact total is below the threshold.
     """
 
     def __init__(self, book: PriceBook, account: Account | None) -> None:
         self.book = book
         self.terms: Terms = account_terms(book, account)
-        t = self.terms
-        self._fee = _fraction_to_decimal(t.fee)
-        self._factor = _fraction_to_decimal(t.prepaid_factor * t.contract_factor * t.educational_factor)
-        ordered = sorted(book.tiers, key=lambda tier: tier.start)
-        self._tiers = [
-            (tier.start, ordered[i + 1].start if i + 1 < len(ordered) else None, tier.multiplier)
-            for i, tier in enumerate(ordered)
-        ]
-        self._max_multiplier = max((tier.multiplier for tier in ordered), default=Decimal(0)).max(Decimal(0))
+        self.tiers: TierSchedule = tier_schedule(book.tiers)
+        self._fee = to_context(_CTX, self.terms.fee)
+        self._factor = to_context(_CTX, self.terms.discount_factor)
+        self._payg = self.terms.is_payg
+        self._quota = self.terms.quota
 
     def __call__(self, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
-        _, _, total = rounded_lines(self.book, self.terms, tokens, Fraction(list_cost), tokens)
-        return total
-
-    def _weight(self, tokens: int) -> Decimal:
-        weight = Decimal(0)
-        for start, end, mult in self._tiers:
-            if tokens <= start:
-                break
-            upper = tokens if end is None else min(tokens, end)
-            weight = _CTX.add(weight, _CTX.multiply(Decimal(upper - start), mult))
-        return weight
+        return invoice_total(self.tiers, self.terms, tokens, Fraction(list_cost))
 
     def approx(self, tokens: int, list_cost: Decimal) -> Decimal:
         """(fee + L × W(billable) / T) × Π discount factors, unrounded."""
-        billable = tokens if self.terms.is_payg else max(tokens - self.terms.quota, 0)
+        billable = tokens if self._payg else max(tokens - self._quota, 0)
         usage = Decimal(0)
         if tokens and billable:
-            usage = _CTX.divide(_CTX.multiply(list_cost, self._weight(billable)), Decimal(tokens))
+            usage = _CTX.divide(_CTX.multiply(list_cost, self.tiers.weight_in(_CTX, billable)), Decimal(tokens))
         return _CTX.multiply(_CTX.add(self._fee, usage), self._factor)
 
     def upper_bound(self, list_cost: Decimal) -> Decimal:
         """At least `approx(t, list_cost) + slack` for every t: W(billable) <= t × the largest
         tier multiplier, so the usage term is at most list_cost × that multiplier."""
-        usage = _CTX.multiply(list_cost, self._max_multiplier)
+        usage = _CTX.multiply(list_cost, self.tiers.max_multiplier)
         return _CTX.multiply(_CTX.add(self._fee, usage), self._factor) + _LINES_SLACK
 
     def may_reach(self, tokens: int, list_cost: Decimal, threshold: Decimal | Fraction) -> bool:
@@ -204,7 +188,7 @@ class BudgetEstimator:
 
 
 def budget_estimate(book: PriceBook, account: Account | None, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
-    """The invoice total (pricing.md §6) the month-to-date usage would give, exact to the fen."""
+    """The invoice total the month-to-date usage would give, exact to the fen."""
     return BudgetEstimator(book, account)(tokens, list_cost)
 
 
@@ -212,27 +196,6 @@ def crossed_levels(value: int | Decimal | Fraction, limit: Fraction, levels: Ite
     """The levels reached: value >= level × limit (exact)."""
     v = Fraction(value)
     return [level for level in levels if v >= Fraction(level) * limit]
-
-
-def round2(value: Fraction) -> Decimal:
-    """Round to 0.01, half away from zero."""
-    sign = -1 if value < 0 else 1
-    cents = int(abs(value) * 100 + Fraction(1, 2))
-    return Decimal(sign * cents).scaleb(-2)
-
-
-def to_decimal(value: Fraction) -> Decimal:
-    """Exact when `value` is a finite decimal, else rounded to 0.01."""
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den != 1:
-        return round2(value)
-    exp = 0
-    while (value * 10**exp).denominator != 1:
-        exp += 1
-    return Decimal(int(value * 10**exp)).scaleb(-exp)
 
 
 def make_alert(
@@ -258,8 +221,8 @@ def make_alert(
         period=period,
         level=Decimal(canonical),
         value=Decimal(value),
-        limit=to_decimal(limit),
-        percentage=round2(Fraction(value) / limit * 100),
+        limit=decimal_or_cents(limit),
+        percentage=money(Fraction(value) / limit * 100),
         triggered_at=triggered_at,
         emitted_at=emitted_at,
         plan=plan,

@@ -1,4 +1,4 @@
-"""Live per-account state of the alert rules (events.md "Alert rules").
+"""Live per-account state of the alert rules (usageflow.alerting.rules).
 
 `AccountLiveState` keeps, per account: tokens per local day, tokens and list cost per local
 month (a few recent periods each, so an allowed-late event still counts in its own period),
@@ -11,7 +11,7 @@ Within a batch, events are applied in event-time order (stable for equal times),
 each event every rule of its period is checked, so `triggered_at` is the event time of the
 event that crossed; when one event crosses several levels, all of them fire.
 
-Choices where the spec is silent:
+Choices where the event contract is silent:
 
 * Alerts are marked fired as soon as `apply` returns them; a caller that fails to publish
   them should restore the snapshot taken before `apply` (`to_dict`) and retry.

@@ -1,10 +1,13 @@
-"""Billing: invoices, usage reports, plan recommendations and cost hints (pricing.md §3–9).
+"""Billing: invoices, usage reports, plan recommendations and cost hints.
 
 - `tables`: load the price book and upsert accounts into the warehouse.
 - `queries`: read invoices / reports / recommendations computed by the SQL views.
-- `reference`: the same rules in pure Python with exact rationals (the tests' oracle).
-- `model`: the result records shared by both, with `to_json()` in the shapes of cli.md.
-- `html_report`: the self-contained HTML page of `usageflow report --format html`.
+- `model`: the result records, with `to_json()` in the shapes the CLI prints.
+- `html_report`, `html_charts`: the self-contained HTML page of `usageflow report --format html`.
+
+The pricing math in Python (terms, tiers, daily limits, invoice lines, rounding) is
+usageflow.pricing, shared with the alerts; the tests hold the SQL views and that package
+against an independent oracle (tests/oracle/billing.py).
 """
 
 from usageflow.billing.model import (

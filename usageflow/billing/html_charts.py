@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from fractions import Fraction
 from html import escape
 
 W = 640  # viewBox width of every chart
@@ -42,18 +41,6 @@ def nice_axis(peak: float) -> tuple[float, float]:
         if peak / step <= 5:
             return math.ceil(peak / step - 1e-9) * step, step
     return peak, peak  # not reached: 10 × mag > peak
-
-
-def blended_factor(tiers: Sequence[tuple[int, Decimal]], tokens: int) -> Fraction:
-    """M(T) of pricing.md §3: Σ tokens_in_tier × multiplier / T, M(0) = 1."""
-    if tokens <= 0:
-        return Fraction(1)
-    weight = Fraction(0)
-    for i, (start, mult) in enumerate(tiers):
-        end = tiers[i + 1][0] if i + 1 < len(tiers) else tokens
-        if tokens > start:
-            weight += (min(tokens, end) - start) * Fraction(mult)
-    return weight / tokens
 
 
 def figure(title: str, svg: str, note: str = "", wide: bool = False) -> str:

@@ -2,13 +2,14 @@
 scripts, no external files or fonts) from the JSON form of usage reports (UsageReport.to_json()).
 
 Per account: summary figures, then charts (html_charts.py) of daily tokens against the plan's
-daily quota (monthly tokens / 30, pricing.md §4), list cost by model and by region, the position
-of the month's billable tokens in the graduated tiers (§3) with the blended tier factor, and the
-quota burn-down with the month-end projection (§7); then cost hints (§9) and breakdown tables.
+daily quota (monthly tokens / 30), list cost by model and by region, the position of the month's
+billable tokens in the graduated tiers with the blended tier factor, and the quota burn-down
+with the month-end projection; then cost hints and breakdown tables. The quota, the daily limit
+and the tier math come from usageflow.pricing, the same code the alerts use.
 
 The report records carry the plan's name but not its quota or the tiers, so those come from the
-price book (`book`, default the built-in one of pricing.md); a report dict that carries `quota`
-(monthly tokens including a custom plan's extra tokens) is used as is.
+price book (`book`, default the built-in one); a report dict that carries `quota` (monthly tokens
+including a custom plan's extra tokens) is used as is.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from html import escape
 from typing import Any
 
 from usageflow.billing import html_charts as charts
+from usageflow.pricing.money import round_half_up
 from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.terms import daily_token_limit
+from usageflow.pricing.tiers import tier_schedule
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1360px;
@@ -157,10 +161,11 @@ def _daily_chart(report: dict[str, Any], quota: int | None, payg: bool) -> str:
     values = _daily(report)
     daily_quota = None
     if quota is not None:
-        daily_quota = int(Fraction(quota, 30) + Fraction(1, 2))
-        over = sum(1 for v in values if v * 30 > quota)
+        limit = daily_token_limit(quota)
+        daily_quota = round_half_up(limit)
+        over = sum(1 for v in values if v > limit)
         note = (
-            f"Red line: the plan's daily quota, {quota:,} monthly tokens / 30 = {daily_quota:,} (pricing.md §4); "
+            f"Red line: the plan's daily quota, {quota:,} monthly tokens / 30 = {daily_quota:,}; "
             f"{over} day(s) above it (orange)."
         )
     else:
@@ -177,15 +182,16 @@ def _cost_chart(report: dict[str, Any], key: str, title: str, empty_key: str) ->
 
 
 def _tier_chart(report: dict[str, Any], book: PriceBook, quota: int | None, payg: bool) -> str:
-    tiers = [(t.start, t.multiplier) for t in book.tiers]
+    schedule = tier_schedule(book.tiers)
+    tiers = list(zip(schedule.starts, schedule.multipliers, strict=True))
     total, estimated = _int(report.get("total_tokens")), _int(report.get("estimated_monthly"))
     if payg or quota is None:
         billable, projected, label = total, estimated, "billable"
     else:
         billable, projected, label = max(0, total - quota), max(0, estimated - quota), "overage"
-    factor = charts.blended_factor(tiers, billable)
+    factor = schedule.blended_factor(billable)
     svg = charts.tier_position(tiers, billable, projected, label)
-    tier = sum(1 for start, _ in tiers if billable >= start) if billable else 1
+    tier = schedule.tier_number(billable)
     if payg:
         what = f"all {billable:,} tokens of the month are billable (pay as you go)"
     elif quota is None:
@@ -197,7 +203,7 @@ def _tier_chart(report: dict[str, Any], book: PriceBook, quota: int | None, payg
     note = (
         f"So far {what}; the marker sits in tier {tier}. Blended tier factor M = {_factor(factor)} "
         f"(the usage charge is their list cost × M). At the projected month-end: {projected:,} billable tokens, "
-        f"M = {_factor(charts.blended_factor(tiers, projected))}."
+        f"M = {_factor(schedule.blended_factor(projected))}."
     )
     return charts.figure("Position in the volume tiers", svg, escape(note), wide=True)
 
@@ -278,7 +284,7 @@ def render_html(
     reports: Sequence[dict[str, Any]], month: str, generated_at: datetime, book: PriceBook | None = None
 ) -> str:
     """The page for `reports` (dicts as produced by UsageReport.to_json()); `book` gives the plan
-    quotas and tiers (default: the built-in price book of pricing.md)."""
+    quotas and tiers (default: the built-in price book)."""
     book = book or PriceBook()
     accounts = "".join(_account(r, book, i) for i, r in enumerate(reports))
     accounts = accounts or "<p>No usage and no plan accounts this month.</p>"

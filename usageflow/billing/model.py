@@ -1,10 +1,10 @@
-"""Result records of billing: invoices (pricing.md §6), usage reports (§7), plan
-recommendations (§8) and cost hints (§9).
+"""Result records of billing: invoices, usage reports, plan recommendations and cost hints.
 
-Both the SQL queries (usageflow.billing.queries) and the pure-Python reference
-(usageflow.billing.reference) return these, so tests compare them with `==`. Money is a Decimal
+Both the SQL queries (usageflow.billing.queries) and the independent oracle of the tests
+(tests/oracle/billing.py) return these, so tests compare them with `==`. Money is a Decimal
 with exactly two places; `to_json()` gives plain JSON values (money as strings with two
-decimals, tokens as ints) in the shapes of cli.md.
+decimals, tokens as ints) in the shapes the CLI prints. `money` and `money_str` live in
+usageflow.pricing.money and are re-exported here for the readers of these records.
 """
 
 from __future__ import annotations
@@ -13,34 +13,24 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from decimal import Decimal
 from typing import Any, Protocol
 
-CENT = Decimal("0.01")
+from usageflow.pricing.money import money, money_str
 
-
-def money(value: Decimal | Fraction | int | str) -> Decimal:
-    """Round to 0.01 half away from zero (ROUND_HALF_UP works on the magnitude)."""
-    if isinstance(value, Fraction):
-        sign = -1 if value < 0 else 1
-        cents = (abs(value) * 100 + Fraction(1, 2)).__floor__()
-        result = Decimal(sign * cents).scaleb(-2)
-    else:
-        result = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-    if result == 0:
-        return Decimal("0.00")  # never "-0.00"
-    return result
-
-
-def money_str(value: Decimal) -> str:
-    """Exactly two decimals, as in cli.md: "999.00", "-150.26"."""
-    return f"{money(value):.2f}"
-
-
-def round_half_up(value: Fraction) -> int:
-    """A non-negative rational to the nearest integer, halves up."""
-    return int((value + Fraction(1, 2)).__floor__())
+__all__ = [
+    "BREAKDOWNS",
+    "BreakdownRow",
+    "CostHint",
+    "Invoice",
+    "InvoiceLine",
+    "PlanQuote",
+    "Recommendation",
+    "UsageReport",
+    "dumps",
+    "money",
+    "money_str",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +204,7 @@ class _Jsonable(Protocol):
 
 
 def dumps(items: _Jsonable | Iterable[_Jsonable]) -> str:
-    """JSON text of one record or a list of them (cli.md: invoices print as an array)."""
+    """JSON text of one record or a list of them (invoices print as an array)."""
     if hasattr(items, "to_json"):
         return json.dumps(items.to_json(), ensure_ascii=False)
     seq: Sequence[_Jsonable] = list(items)

@@ -1,7 +1,11 @@
-"""Pure-Python reference of pricing.md §3–9: exact rationals, no infrastructure.
+"""The tests' billing oracle: tiers, plans, discounts, invoices, usage reports, plan
+recommendations and cost hints in plain Python with exact rationals, no infrastructure.
 
-The SQL views (sql/01xx_*.sql) implement the same rules; tests compare both to the fen. Every
-line is computed as an exact `Fraction` and rounded once, half away from zero.
+The SQL views (sql/01xx_*.sql) and the production pricing code (usageflow.pricing) implement
+the same rules; the tests compare each of them with this module to the fen. It is written
+independently of both on purpose: it imports from the package only the input types (price
+book, rated event, account) and the result records, and does its own tier walk, terms and
+rounding. Every line is computed as an exact `Fraction` and rounded once, half away from zero.
 
 Input is the account-month's rated usage as `UsageRow`s (already deduplicated by event id),
 the `PriceBook` and the `Account` (None: unknown account, billed payg with no discounts).
@@ -17,6 +21,8 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
+from usageflow.schemas import Account
+
 from usageflow.billing.model import (
     BreakdownRow,
     CostHint,
@@ -25,16 +31,26 @@ from usageflow.billing.model import (
     PlanQuote,
     Recommendation,
     UsageReport,
-    money,
-    round_half_up,
 )
 from usageflow.pricing.price_book import PriceBook, Tier
 from usageflow.pricing.rating import RatedEvent
-from usageflow.schemas import Account
 
 ONE = Fraction(1)
 ZERO = Fraction(0)
-HINT_ORDER = ("off_peak", "light_model", "region")
+
+
+def money(value: Fraction | Decimal) -> Decimal:
+    """To the fen, halves away from zero, "0.00" for zero (the oracle's own rounding)."""
+    exact = Fraction(value)
+    cents = int(abs(exact) * 100 + Fraction(1, 2))  # int() floors a non-negative rational
+    if exact < 0:
+        cents = -cents
+    return Decimal(cents).scaleb(-2) if cents else Decimal("0.00")
+
+
+def round_half_up(value: Fraction) -> int:
+    """A non-negative rational to the nearest integer, halves up."""
+    return int(value + Fraction(1, 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +68,7 @@ class UsageRow:
 
 
 def usage_row(rated: RatedEvent) -> UsageRow:
-    """The reference's view of an event as the stream rated it."""
+    """The oracle's view of an event as the stream rated it."""
     e = rated.event
     return UsageRow(
         tokens=e.input_tokens + e.output_tokens,
@@ -66,7 +82,7 @@ def usage_row(rated: RatedEvent) -> UsageRow:
     )
 
 
-# --- §3 graduated tiers -------------------------------------------------------------------
+# --- graduated tiers ----------------------------------------------------------------------
 
 
 def tier_weight(tiers: Sequence[Tier], tokens: int) -> Fraction:
@@ -89,7 +105,7 @@ def blended_factor(tiers: Sequence[Tier], tokens: int) -> Fraction:
     return tier_weight(tiers, tokens) / tokens
 
 
-# --- §4–5 plans and discounts -------------------------------------------------------------
+# --- plans and discounts ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +185,7 @@ def option_terms(book: PriceBook, current: Terms, plan_name: str) -> Terms:
     )
 
 
-# --- §6 invoice lines ---------------------------------------------------------------------
+# --- invoice lines ------------------------------------------------------------------------
 
 
 def exact_lines(
@@ -222,7 +238,7 @@ def invoice(
     account: Account | None,
     rows: Sequence[UsageRow],
 ) -> Invoice:
-    """The invoice of pricing.md §6 for one account and month."""
+    """The invoice of one account and month: plan fee, usage, discounts, total."""
     terms = account_terms(book, account)
     tokens, cost = _totals(rows)
     billable, lines, total = rounded_lines(book, terms, tokens, cost, tokens)
@@ -238,7 +254,7 @@ def invoice(
     )
 
 
-# --- §7 usage report ----------------------------------------------------------------------
+# --- usage report -------------------------------------------------------------------------
 
 
 def days_in_month(month: str) -> int:
@@ -274,7 +290,7 @@ def usage_report(
     rows: Sequence[UsageRow],
     as_of: date,
 ) -> UsageReport:
-    """The usage report of pricing.md §7 as of the local date `as_of`."""
+    """The usage report of one account and month as of the local date `as_of`."""
     terms = account_terms(book, account)
     tokens, cost = _totals(rows)
     days = days_in_month(month)
@@ -307,7 +323,7 @@ def usage_report(
     )
 
 
-# --- §8 plan recommendation ---------------------------------------------------------------
+# --- plan recommendation ------------------------------------------------------------------
 
 
 def projected_tokens(tokens: int, growth: Decimal) -> int:
@@ -329,7 +345,7 @@ def recommend(
     rows: Sequence[UsageRow],
     growth: Decimal = Decimal("0.2"),
 ) -> Recommendation:
-    """Price next month's projected tokens under payg and every plan (pricing.md §8)."""
+    """Price next month's projected tokens under payg and every plan, recommend the cheapest."""
     current = account_terms(book, account)
     tokens, cost = _totals(rows)
     projected = projected_tokens(tokens, growth)
@@ -370,7 +386,7 @@ def recommend(
     )
 
 
-# --- §9 cost hints ------------------------------------------------------------------------
+# --- cost hints ---------------------------------------------------------------------------
 
 
 def cost_hints(book: PriceBook, rows: Sequence[UsageRow]) -> tuple[CostHint, ...]:
