@@ -1,15 +1,15 @@
--- Plan options of pricing.md §8 for the base month {month}, one {account} or all (''), and the
+-- plan_quotes_for: the plan options for the base month {month}, one {account} or all (''), and the
 -- expected {growth} (e.g. 0.2): SELECT * FROM plan_quotes_for(month='2026-10', account='',
 -- growth=0.2).
 -- Next month's tokens P = base tokens × (1 + growth), rounded to a whole token (never below
 -- 0); each plan of the price book (and payg) prices P with its fee and quota and the
 -- account's discounts, at the base month's list-price mix: usage = L·W(billable(P)) / T, the
--- same exact arithmetic as invoice_base_for. The account's current plan keeps its custom
+-- same exact arithmetic (and functions) as invoice_base_for. The account's current plan keeps its custom
 -- additions (extra_tokens, extra_concurrent); the other plans are priced as listed.
--- Each row also carries the account's recommendation (pricing.md §8): the cheapest option
+-- Each row also carries the account's recommendation: the cheapest option
 -- (ties: the current plan, then payg, then the smaller plan) and the saving against the
 -- current plan, as window functions over the account's options.
-CREATE VIEW IF NOT EXISTS plan_quotes_for AS
+CREATE OR REPLACE VIEW plan_quotes_for AS
 SELECT
     *,
     anyIf(plan, is_current = 1) OVER w AS current_plan,
@@ -34,21 +34,10 @@ FROM
         option_billable AS billable_tokens,
         if(option_is_payg = 1, toDecimal128(0, 2), CAST(round(option_fee, 2) AS Decimal(38, 2)))
             AS amount_plan_fee,
-        CAST(round(q_usage_numerator / denominator, 2) AS Decimal(38, 2)) AS amount_usage,
-        if(prepaid = 1,
-           CAST(round(q_subtotal_numerator * (toDecimal256(prepaid_factor, 6) - 1) / denominator, 2)
-               AS Decimal(38, 2)),
-           toDecimal128(0, 2)) AS amount_discount_prepaid,
-        if(contract = 1,
-           CAST(round(q_subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                      * (toDecimal256(contract_factor, 6) - 1) / denominator, 2) AS Decimal(38, 2)),
-           toDecimal128(0, 2)) AS amount_discount_contract,
-        if(educational = 1,
-           CAST(round(q_subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                      * toDecimal256(contract_factor, 6)
-                      * (toDecimal256(educational_factor, 6) - 1) / denominator, 2)
-               AS Decimal(38, 2)),
-           toDecimal128(0, 2)) AS amount_discount_educational,
+        usageflow_fen_v1(q_usage_numerator, denominator) AS amount_usage,
+        q_discounts.1 AS amount_discount_prepaid,
+        q_discounts.2 AS amount_discount_contract,
+        q_discounts.3 AS amount_discount_educational,
         amount_plan_fee + amount_usage + amount_discount_prepaid + amount_discount_contract
             + amount_discount_educational AS total
     FROM
@@ -76,13 +65,12 @@ FROM
             x_base.contract_factor AS contract_factor,
             x_base.educational_factor AS educational_factor,
             x_base.denominator AS denominator,
-            arraySum(arrayMap(
-                (s, e, mult) -> toDecimal256(if(option_billable > s, least(option_billable, e) - s, 0), 0)
-                    * toDecimal256(mult, 6),
-                x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers
-            )) AS q_tier_weight,
+            usageflow_tier_weight_v1(option_billable, x_book.tier_starts, x_book.tier_ends,
+                                     x_book.tier_multipliers) AS q_tier_weight,
             toDecimal256(x_base.list_cost, 12) * q_tier_weight AS q_usage_numerator,
-            toDecimal256(option_fee, 15) * denominator + q_usage_numerator AS q_subtotal_numerator
+            toDecimal256(option_fee, 15) * denominator + q_usage_numerator AS q_subtotal_numerator,
+            usageflow_discounts_v1(q_subtotal_numerator, denominator, prepaid, contract, educational,
+                                   prepaid_factor, contract_factor, educational_factor) AS q_discounts
         FROM invoice_base_for(month_from = {month:String}, month_to = {month:String},
                               account = {account:String}) AS x_base
         CROSS JOIN plan_options AS x_option

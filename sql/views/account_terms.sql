@@ -1,12 +1,18 @@
--- Billing terms of every known account under the current price book (pricing.md §4–5):
--- quota and fee including custom-plan additions, and the discount factors that apply
--- (1 where a discount does not apply). An account whose plan is not in the price book is
--- billed as payg (keeping its discounts). Accounts missing here are billed payg with no
--- discounts by the invoice views.
-CREATE VIEW IF NOT EXISTS account_terms AS
+-- account_terms: the billing terms of every known account under the current price book: quota
+-- and fee including the custom-plan additions, and the discount factors that apply (1 where a
+-- discount does not apply). An account whose plan is not in the price book is billed as payg
+-- (keeping its discounts). Accounts usageflow does not know (never loaded, or deleted) are not
+-- here: billing_terms adds the terms they are billed with.
+-- Served from a snapshot (docs/design.md, "Billing snapshots"): `account_terms_computed`
+-- computes the rows, the table `account_terms_snapshot` holds its last result and
+-- `account_terms` reads that table. usageflow.billing.snapshots rebuilds the table whenever
+-- usageflow writes the price book or an account; migrate rebuilds it whenever this file, or a
+-- file it reads, changed. It reads the price_book, plan_options and accounts_current
+-- snapshots, so their snapshots are rebuilt first.
+CREATE OR REPLACE VIEW account_terms_computed AS
 SELECT
     x_account.account_id AS account_id,
-    x_plan.plan != '' AS plan_known,
+    CAST(x_plan.plan != '' AS UInt8) AS plan_known,
     if(plan_known, toString(x_account.plan), 'payg') AS plan,
     if(plan_known, x_plan.is_payg, 1) AS is_payg,
     if(is_payg = 1, toUInt64(0), x_plan.monthly_tokens + x_account.extra_tokens) AS quota,
@@ -37,4 +43,9 @@ SELECT
     toUInt8(1) AS known
 FROM accounts_current AS x_account
 CROSS JOIN price_book AS x_book
-LEFT JOIN plan_options AS x_plan ON x_plan.plan = x_account.plan
+LEFT JOIN plan_options AS x_plan ON x_plan.plan = x_account.plan;
+
+CREATE OR REPLACE TABLE account_terms_snapshot ENGINE = MergeTree ORDER BY tuple()
+AS SELECT * FROM account_terms_computed;
+
+CREATE OR REPLACE VIEW account_terms AS SELECT * FROM account_terms_snapshot

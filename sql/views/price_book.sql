@@ -1,9 +1,13 @@
--- The current price book as one row: the newest complete version of price_book_versions with
--- its tiers as parallel arrays (tier_ends[i] = tier_starts[i + 1], the last one 2^64 - 1), so
--- a tier weight W(x) = Σ tokens of x in tier × multiplier is one arraySum over three arrays.
--- Empty until a price book is loaded (usageflow.billing.tables.load_price_book); every billing
--- view cross-joins it, so they are empty too until then.
-CREATE VIEW IF NOT EXISTS price_book AS
+-- price_book: the current price book as one row, the newest complete version of
+-- price_book_versions with its tiers as parallel arrays (tier_ends[i] = tier_starts[i + 1], the
+-- last one 2^64 - 1) for usageflow_tier_weight_v1. Empty until a price book is loaded
+-- (usageflow.billing.tables.load_price_book); every billing view joins it, so they are empty
+-- too until then.
+-- Served from a snapshot (docs/design.md, "Billing snapshots"): `price_book_computed` computes
+-- the rows, the table `price_book_snapshot` holds its last result and `price_book` reads that
+-- table. usageflow.billing.snapshots rebuilds the table whenever usageflow writes the price book
+-- or an account; migrate rebuilds it whenever this file, or a file it reads, changed.
+CREATE OR REPLACE VIEW price_book_computed AS
 SELECT
     x_version.version AS version,
     x_version.loaded_at AS loaded_at,
@@ -33,4 +37,9 @@ SELECT
         AS tier_ends,
     arrayMap(x -> x.2, tiers) AS tier_multipliers
 FROM price_book_versions AS x_version
-WHERE x_version.version = (SELECT max(version) FROM price_book_versions)
+WHERE x_version.version = (SELECT max(version) FROM price_book_versions);
+
+CREATE OR REPLACE TABLE price_book_snapshot ENGINE = MergeTree ORDER BY tuple()
+AS SELECT * FROM price_book_computed;
+
+CREATE OR REPLACE VIEW price_book AS SELECT * FROM price_book_snapshot

@@ -2,7 +2,7 @@
 -- previous (last full) month, and the range of months the un-parameterised billing views
 -- cover: from the first month with usage (or the current month) through the later of the
 -- current month and the last month with usage.
-CREATE VIEW IF NOT EXISTS billing_period AS
+CREATE OR REPLACE VIEW billing_period AS
 SELECT
     today_local,
     formatDateTime(today_local, '%Y-%m') AS current_month,

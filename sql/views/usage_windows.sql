@@ -6,7 +6,7 @@
 -- and the sink never re-inserts events the table already holds. Computed at query time, every
 -- stored event is counted exactly once. Filter by granularity and account_id: the account
 -- filter uses rated_events' primary key.
-CREATE VIEW IF NOT EXISTS usage_windows AS
+CREATE OR REPLACE VIEW usage_windows AS
 SELECT granularity, window_start, account_id, api_key_id, model,
        count() AS requests,
        sum(e.in_tokens) AS input_tokens,

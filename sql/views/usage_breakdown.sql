@@ -1,8 +1,8 @@
 -- Usage per account, billing month, local day, api key, model, region, feature and peak /
--- off-peak: the grain of the report breakdowns (pricing.md §7) and cost hints (§9). Reads
+-- off-peak: the grain of the report breakdowns and the cost hints. Reads
 -- rated_events FINAL so an event id that arrived twice counts once. `region` is '' for events
 -- sent without one (priced at the default region multiplier).
-CREATE VIEW IF NOT EXISTS usage_breakdown AS
+CREATE OR REPLACE VIEW usage_breakdown AS
 SELECT
     account_id,
     billing_month,

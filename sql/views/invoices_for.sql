@@ -1,8 +1,8 @@
--- Invoices of pricing.md §6 for the months {month_from}..{month_to} and one {account} or all
+-- invoices_for: the invoices of the months {month_from}..{month_to} and one {account} or all
 -- (''): SELECT * FROM invoices_for(month_from='2026-11', month_to='2026-11', account='').
 -- `tokens` is the month's total, `billable_tokens` those beyond the plan quota (all of them
 -- for payg); `total` is the sum of the rounded lines (invoice_lines_for).
-CREATE VIEW IF NOT EXISTS invoices_for AS
+CREATE OR REPLACE VIEW invoices_for AS
 SELECT
     account_id,
     month,

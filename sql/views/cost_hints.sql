@@ -1,4 +1,4 @@
--- Cost optimisation hints of pricing.md §9 per account and billing month (report only; at
+-- cost_hints: cost optimisation hints per account and billing month (report only; at
 -- list price, before tiers and discounts). One row per hint that concerns any tokens:
 --   off_peak    peak-hour list cost × (1 − off-peak multiplier) × shiftable share;
 --               tokens_affected = peak tokens × shiftable share (rounded)
@@ -6,7 +6,7 @@
 --               (1 − light model multiplier ÷ that model's multiplier)
 --   region      list cost minus what it would be in the cheapest region of the price book
 -- saving is rounded to 0.01 (half away from zero) once, after the exact sum.
-CREATE VIEW IF NOT EXISTS cost_hints AS
+CREATE OR REPLACE VIEW cost_hints AS
 SELECT account_id, month, hint, tokens_affected, saving
 FROM
 (

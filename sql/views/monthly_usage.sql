@@ -1,7 +1,7 @@
 -- Usage per account and billing month (the month in the account's time zone, as rated by the
--- stream): tokens T and list cost L of pricing.md §3. Reads rated_events FINAL so an event id
+-- stream): tokens T and list cost L of the invoice arithmetic. Reads rated_events FINAL so an event id
 -- that arrived twice counts once.
-CREATE VIEW IF NOT EXISTS monthly_usage AS
+CREATE OR REPLACE VIEW monthly_usage AS
 SELECT
     account_id,
     billing_month,

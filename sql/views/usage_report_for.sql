@@ -1,4 +1,4 @@
--- Usage report of pricing.md §7 for the months {month_from}..{month_to}, one {account} or all
+-- usage_report_for: the usage report for the months {month_from}..{month_to}, one {account} or all
 -- (''), as of the local date {as_of}:
 -- SELECT * FROM usage_report_for(month_from='2026-11', month_to='2026-11', account='',
 --                                as_of='2026-11-20').
@@ -8,9 +8,10 @@
 --   estimated_monthly = tokens × days_in_month / days_elapsed, rounded to a whole token
 --   cost_estimate     = the invoice total (rounded lines, discounts included) that
 --                       estimated_monthly tokens would give at the month's blended list price
---                       L / T: its usage line is L·W(billable(E)) / T, exact as in invoices.
+--                       L / T: its usage line is L·W(billable(E)) / T, exact as in invoices
+--                       (the same functions: usageflow_tier_weight_v1, _fen_v1, _discounts_v1).
 -- Breakdowns by key, model, region, feature and day come from usage_breakdown.
-CREATE VIEW IF NOT EXISTS usage_report_for AS
+CREATE OR REPLACE VIEW usage_report_for AS
 SELECT
     account_id,
     month,
@@ -25,23 +26,8 @@ SELECT
     total AS invoice_total_so_far,
     average_daily,
     estimated_monthly,
-    CAST(round(est_usage_numerator / denominator, 2) AS Decimal(38, 2)) AS est_usage,
-    amount_plan_fee + est_usage
-        + if(prepaid = 1,
-             CAST(round(est_subtotal_numerator * (toDecimal256(prepaid_factor, 6) - 1)
-                        / denominator, 2) AS Decimal(38, 2)),
-             toDecimal128(0, 2))
-        + if(contract = 1,
-             CAST(round(est_subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                        * (toDecimal256(contract_factor, 6) - 1) / denominator, 2)
-                 AS Decimal(38, 2)),
-             toDecimal128(0, 2))
-        + if(educational = 1,
-             CAST(round(est_subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                        * toDecimal256(contract_factor, 6)
-                        * (toDecimal256(educational_factor, 6) - 1) / denominator, 2)
-                 AS Decimal(38, 2)),
-             toDecimal128(0, 2))
+    usageflow_fen_v1(est_usage_numerator, denominator) AS est_usage,
+    amount_plan_fee + est_usage + est_discounts.1 + est_discounts.2 + est_discounts.3
         AS cost_estimate
 FROM
 (
@@ -60,13 +46,13 @@ FROM
         toUInt64(if(x_base.is_payg = 1, estimated_monthly,
                     if(estimated_monthly > x_base.quota, estimated_monthly - x_base.quota, 0)))
             AS est_billable,
-        arraySum(arrayMap(
-            (s, e, mult) -> toDecimal256(if(est_billable > s, least(est_billable, e) - s, 0), 0)
-                * toDecimal256(mult, 6),
-            x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers
-        )) AS est_tier_weight,
+        usageflow_tier_weight_v1(est_billable, x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers)
+            AS est_tier_weight,
         toDecimal256(x_base.list_cost, 12) * est_tier_weight AS est_usage_numerator,
-        toDecimal256(x_base.fee, 15) * x_base.denominator + est_usage_numerator AS est_subtotal_numerator
+        toDecimal256(x_base.fee, 15) * x_base.denominator + est_usage_numerator AS est_subtotal_numerator,
+        usageflow_discounts_v1(est_subtotal_numerator, x_base.denominator, x_base.prepaid, x_base.contract,
+                               x_base.educational, x_base.prepaid_factor, x_base.contract_factor,
+                               x_base.educational_factor) AS est_discounts
     FROM invoice_base_for(month_from = {month_from:String}, month_to = {month_to:String},
                           account = {account:String}) AS x_base
     CROSS JOIN price_book AS x_book

@@ -1,15 +1,17 @@
--- The invoice arithmetic of pricing.md §3–6, one row per account and month, for the months
+-- invoice_base_for: the invoice arithmetic, one row per account and month, for the months
 -- {month_from}..{month_to} ('YYYY-MM', inclusive) and one account ({account}) or all ('').
 -- Parameterised view: SELECT * FROM invoice_base_for(month_from='2026-11',
 -- month_to='2026-11', account='').
 --
 -- Which account-months: every account with usage in a month, plus every known account with a
 -- plan (not payg) for every month of the range (so its plan fee is billed without usage),
--- plus the requested {account} itself for every month (payg with no discounts when unknown).
+-- plus the requested {account} itself for every month. Terms come from billing_terms: the
+-- account's own, or those of an unknown account (payg, no discounts).
 --
 -- Exactness: with T tokens, list cost L, billable tokens B (T − quota for plans, T for payg),
--- W = Σ tokens of B in tier × multiplier, fee F and discount factors p, c, e, every line is
--- (exact numerator) / D with D = max(T, 1), computed in Decimal256 and rounded once:
+-- W = usageflow_tier_weight_v1(B), fee F and discount factors p, c, e, every line is
+-- (exact numerator) / D with D = max(T, 1), computed in Decimal256 and rounded once
+-- (usageflow_fen_v1, usageflow_discounts_v1):
 --   usage       = L·W / D                                  (= L_overage × M(overage))
 --   prepaid     = (F·D + L·W)·(p − 1) / D
 --   contract    = (F·D + L·W)·p·(c − 1) / D
@@ -18,7 +20,7 @@
 -- Decimal(76, ·), leaving 40 integer digits. The one division truncates at that scale (≥ 18),
 -- which cannot move a value across a half-fen boundary (a boundary is representable there),
 -- and round(x, 2) on Decimal rounds half away from zero. Never truncate before multiplying.
-CREATE VIEW IF NOT EXISTS invoice_base_for AS
+CREATE OR REPLACE VIEW invoice_base_for AS
 SELECT
     account_id,
     month,
@@ -45,27 +47,10 @@ SELECT
     usage_numerator,
     subtotal_numerator,
     if(is_payg = 1, toDecimal128(0, 2), CAST(round(fee, 2) AS Decimal(38, 2))) AS amount_plan_fee,
-    CAST(round(usage_numerator / denominator, 2) AS Decimal(38, 2)) AS amount_usage,
-    if(
-        prepaid = 1,
-        CAST(round(subtotal_numerator * (toDecimal256(prepaid_factor, 6) - 1) / denominator, 2)
-            AS Decimal(38, 2)),
-        toDecimal128(0, 2)
-    ) AS amount_discount_prepaid,
-    if(
-        contract = 1,
-        CAST(round(subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                   * (toDecimal256(contract_factor, 6) - 1) / denominator, 2) AS Decimal(38, 2)),
-        toDecimal128(0, 2)
-    ) AS amount_discount_contract,
-    if(
-        educational = 1,
-        CAST(round(subtotal_numerator * toDecimal256(prepaid_factor, 6)
-                   * toDecimal256(contract_factor, 6)
-                   * (toDecimal256(educational_factor, 6) - 1) / denominator, 2)
-            AS Decimal(38, 2)),
-        toDecimal128(0, 2)
-    ) AS amount_discount_educational,
+    usageflow_fen_v1(usage_numerator, denominator) AS amount_usage,
+    discounts.1 AS amount_discount_prepaid,
+    discounts.2 AS amount_discount_contract,
+    discounts.3 AS amount_discount_educational,
     amount_plan_fee + amount_usage + amount_discount_prepaid + amount_discount_contract
         + amount_discount_educational AS total
 FROM
@@ -74,31 +59,30 @@ FROM
         x_month.account_id AS account_id,
         x_month.month AS month,
         x_book.currency AS currency,
-        ifNull(x_terms.known, 0) AS known_account,
-        if(known_account = 1, x_terms.plan, 'payg') AS plan,
-        if(known_account = 1, x_terms.is_payg, 1) AS is_payg,
+        x_terms.known AS known_account,
+        x_terms.plan AS plan,
+        x_terms.is_payg AS is_payg,
         x_month.month_tokens AS tokens,
         x_month.month_list_cost AS list_cost,
         x_month.month_events AS events,
         x_month.month_last_date AS last_usage_date,
-        if(known_account = 1, x_terms.quota, 0) AS quota,
+        x_terms.quota AS quota,
         if(tokens > quota, tokens - quota, 0) AS billable_tokens,
-        if(known_account = 1, x_terms.extra_tokens, 0) AS extra_tokens,
-        if(known_account = 1, x_terms.fee, toDecimal128(0, 15)) AS fee,
-        if(known_account = 1, x_terms.prepaid, 0) AS prepaid,
-        if(known_account = 1, x_terms.contract, 0) AS contract,
-        if(known_account = 1, x_terms.educational, 0) AS educational,
-        if(known_account = 1, x_terms.prepaid_factor, toDecimal64(1, 6)) AS prepaid_factor,
-        if(known_account = 1, x_terms.contract_factor, toDecimal64(1, 6)) AS contract_factor,
-        if(known_account = 1, x_terms.educational_factor, toDecimal64(1, 6)) AS educational_factor,
-        arraySum(arrayMap(
-            (s, e, mult) -> toDecimal256(if(billable_tokens > s, least(billable_tokens, e) - s, 0), 0)
-                * toDecimal256(mult, 6),
-            x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers
-        )) AS tier_weight,
+        x_terms.extra_tokens AS extra_tokens,
+        x_terms.fee AS fee,
+        x_terms.prepaid AS prepaid,
+        x_terms.contract AS contract,
+        x_terms.educational AS educational,
+        x_terms.prepaid_factor AS prepaid_factor,
+        x_terms.contract_factor AS contract_factor,
+        x_terms.educational_factor AS educational_factor,
+        usageflow_tier_weight_v1(billable_tokens, x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers)
+            AS tier_weight,
         greatest(tokens, 1) AS denominator,
         toDecimal256(list_cost, 12) * tier_weight AS usage_numerator,
-        toDecimal256(fee, 15) * denominator + usage_numerator AS subtotal_numerator
+        toDecimal256(fee, 15) * denominator + usage_numerator AS subtotal_numerator,
+        usageflow_discounts_v1(subtotal_numerator, denominator, prepaid, contract, educational,
+                               prepaid_factor, contract_factor, educational_factor) AS discounts
     FROM
     (
         SELECT
@@ -107,7 +91,8 @@ FROM
             sum(u_tokens) AS month_tokens,
             sum(u_cost) AS month_list_cost,
             sum(u_events) AS month_events,
-            max(u_last) AS month_last_date
+            max(u_last) AS month_last_date,
+            if(account_id IN (SELECT account_id FROM account_terms), account_id, '') AS terms_key
         FROM
         (
             SELECT
@@ -150,6 +135,6 @@ FROM
         )
         GROUP BY account_id, month
     ) AS x_month
-    LEFT JOIN account_terms AS x_terms ON x_terms.account_id = x_month.account_id
+    INNER JOIN billing_terms AS x_terms ON x_terms.account_id = x_month.terms_key
     CROSS JOIN price_book AS x_book
 )

@@ -1,7 +1,7 @@
--- The lines of the invoices of invoices_for, in the order of pricing.md §6: plan_fee (not for
+-- invoice_lines_for: the lines of the invoices of invoices_for, in invoice order: plan_fee (not for
 -- payg), usage (always, `tokens` = billable tokens; 0.00 without usage), then the discounts
 -- that apply (negative). line_no counts 1, 2, … within an invoice.
-CREATE VIEW IF NOT EXISTS invoice_lines_for AS
+CREATE OR REPLACE VIEW invoice_lines_for AS
 SELECT
     account_id,
     month,
