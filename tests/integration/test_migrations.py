@@ -60,6 +60,9 @@ def ledger(wh: Warehouse) -> dict[str, str]:
     return {r["version"]: r["checksum"] for r in rows}
 
 
+FUNCTIONS = sorted(n for m in discover() if m.version.startswith("functions/") for n in m.defines)
+
+
 def current_versions() -> set[str]:
     return {m.version for m in discover()}
 
@@ -112,6 +115,8 @@ def test_two_migrations_at_once(warehouse_url: str, clean: Warehouse) -> None:
     for round_no in range(3):
         database = f"{clean.database}_twice{round_no}"
         workers = [open_warehouse(warehouse_url, database=database) for _ in range(2)]
+        for name in FUNCTIONS:  # global: dropped so that both create them too
+            workers[0].command(f"DROP FUNCTION IF EXISTS {name}")
         errors = migrate_together(workers)
         try:
             assert errors == []
