@@ -1,6 +1,6 @@
--- Models of each price book version (pricing.md §1): prices per 1,000 tokens as the stream
+-- Models of each price book version: prices per 1,000 tokens as the stream
 -- rates them, the multiplier against the flagship base price, and the flagship flag (used by
--- the light-model cost hint of §9).
+-- the light-model cost hint).
 -- ORDER BY (version, model): readers filter one version and join on model.
 -- No PARTITION BY: a handful of rows per version.
 CREATE TABLE IF NOT EXISTS price_models

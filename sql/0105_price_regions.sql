@@ -1,5 +1,5 @@
--- Regions of each price book version (pricing.md §1) with their multipliers (the region
--- cost hint of §9 uses the cheapest one).
+-- Regions of each price book version with their multipliers (the region
+-- cost hint uses the cheapest one).
 -- ORDER BY (version, region): readers filter one version.
 -- No PARTITION BY: a handful of rows per version.
 CREATE TABLE IF NOT EXISTS price_regions

@@ -106,6 +106,9 @@ class WarehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="USAGEFLOW_", **_COMMON)  # type: ignore[typeddict-item]
 
     warehouse: SecretStr = SecretStr("chdb:./.usageflow/warehouse")
+    # USAGEFLOW_CLICKHOUSE_CLUSTER: a cluster of ClickHouse servers; migrations then emit
+    # ON CLUSTER DDL (replicated tables, rated_events and alerts sharded by account).
+    clickhouse_cluster: str | None = None
 
 
 class StreamSettings(BaseSettings):
