@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -137,8 +136,8 @@ def up_cmd(
 def _start_local_broker_if_needed(ctx: CliContext) -> Any:
     from usageflow.broker.local import LocalKafka
 
-    if ctx.bootstrap is not None or "USAGEFLOW_KAFKA_BOOTSTRAP" in os.environ:
-        return None
+    if ctx.bootstrap is not None or "bootstrap" in ctx.kafka().model_fields_set:
+        return None  # a broker is configured (flag, environment or .env): use it
     paths = ctx.paths()
     local = LocalKafka(data_dir=paths.data_dir, cache_dir=paths.cache_dir, port=9092)
     if local.status().running:
