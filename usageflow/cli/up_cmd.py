@@ -133,11 +133,16 @@ def up_cmd(
     console.print("stopped: worker" + (" and the local broker" if broker else ""))
 
 
+def broker_configured(ctx: CliContext) -> bool:
+    """Whether a bootstrap was given: --bootstrap, USAGEFLOW_KAFKA_BOOTSTRAP, or that line in .env."""
+    return ctx.bootstrap is not None or "bootstrap" in ctx.kafka().model_fields_set
+
+
 def _start_local_broker_if_needed(ctx: CliContext) -> Any:
     from usageflow.broker.local import LocalKafka
 
-    if ctx.bootstrap is not None or "bootstrap" in ctx.kafka().model_fields_set:
-        return None  # a broker is configured (flag, environment or .env): use it
+    if broker_configured(ctx):
+        return None
     paths = ctx.paths()
     local = LocalKafka(data_dir=paths.data_dir, cache_dir=paths.cache_dir, port=9092)
     if local.status().running:
