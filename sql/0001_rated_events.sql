@@ -1,4 +1,4 @@
--- One row per rated event, exactly as the stream rated it (pricing.md §2; nothing rounded).
+-- One row per rated event, exactly as the stream rated it (docs/pricing.md §2; nothing rounded).
 -- ReplacingMergeTree on (account_id, event_id): a duplicate that slipped past the stream's
 -- dedupe collapses at merge time, and billing views read this table with FINAL, so an event id
 -- is billed once however often it arrives.

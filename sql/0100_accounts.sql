@@ -1,4 +1,4 @@
--- Accounts (events.md "Account"): plan, custom-plan additions and discounts of one customer.
+-- Accounts (docs/events.md "Account"): plan, custom-plan additions and discounts of one customer.
 -- The stream (and `usageflow accounts load`) upserts rows through usageflow.billing.tables;
 -- a delete is a row with deleted = 1. Read it with FINAL (the view `accounts_current` does).
 -- ReplacingMergeTree(updated_at): the newest version of an account wins, so upserts are plain

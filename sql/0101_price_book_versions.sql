@@ -1,5 +1,5 @@
 -- One row per loaded price book (usageflow.billing.tables.load_price_book): the scalar
--- parameters of pricing.md §1, §4, §5 and §9. A load writes plans, tiers, models and regions
+-- parameters of docs/pricing.md §1, §4, §5 and §9. A load writes plans, tiers, models and regions
 -- first and this row last, so readers (the view `price_book`) only ever see complete versions;
 -- older versions stay as history.
 -- Tier multipliers and discount factors are Decimal(18, 6): the invoice views multiply up to

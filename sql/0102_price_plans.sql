@@ -1,4 +1,4 @@
--- Plans of each price book version (pricing.md §4), including a `payg` row (is_payg = 1,
+-- Plans of each price book version (docs/pricing.md §4), including a `payg` row (is_payg = 1,
 -- no tokens, no fee) so every account, with or without a plan, joins to exactly one row.
 -- ORDER BY (version, plan): readers filter one version and join on plan.
 -- No PARTITION BY: a handful of rows per version.

@@ -1,4 +1,4 @@
--- Graduated volume tiers of each price book version (pricing.md §3): tokens of the month in
+-- Graduated volume tiers of each price book version (docs/pricing.md §3): tokens of the month in
 -- [start, next tier's start) are priced at `multiplier` (scale 6, see price_book_versions).
 -- ORDER BY (version, start): one version's tiers come out in tier order.
 -- No PARTITION BY: a handful of rows per version.

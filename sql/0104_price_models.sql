@@ -1,4 +1,4 @@
--- Models of each price book version (pricing.md §1): prices per 1,000 tokens as the stream
+-- Models of each price book version (docs/pricing.md §1): prices per 1,000 tokens as the stream
 -- rates them, the multiplier against the flagship base price, and the flagship flag (used by
 -- the light-model cost hint of §9).
 -- ORDER BY (version, model): readers filter one version and join on model.

@@ -1,4 +1,4 @@
--- Regions of each price book version (pricing.md §1) with their multipliers (the region
+-- Regions of each price book version (docs/pricing.md §1) with their multipliers (the region
 -- cost hint of §9 uses the cheapest one).
 -- ORDER BY (version, region): readers filter one version.
 -- No PARTITION BY: a handful of rows per version.

@@ -1,4 +1,4 @@
--- Billing terms of every known account under the current price book (pricing.md §4–5):
+-- Billing terms of every known account under the current price book (docs/pricing.md §4–5):
 -- quota and fee including custom-plan additions, and the discount factors that apply
 -- (1 where a discount does not apply). An account whose plan is not in the price book is
 -- billed as payg (keeping its discounts). Accounts missing here are billed payg with no

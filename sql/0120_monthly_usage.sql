@@ -1,5 +1,5 @@
 -- Usage per account and billing month (the month in the account's time zone, as rated by the
--- stream): tokens T and list cost L of pricing.md §3. Reads rated_events FINAL so an event id
+-- stream): tokens T and list cost L of docs/pricing.md §3. Reads rated_events FINAL so an event id
 -- that arrived twice counts once.
 CREATE VIEW IF NOT EXISTS monthly_usage AS
 SELECT

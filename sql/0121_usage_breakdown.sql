@@ -1,5 +1,5 @@
 -- Usage per account, billing month, local day, api key, model, region, feature and peak /
--- off-peak: the grain of the report breakdowns (pricing.md §7) and cost hints (§9). Reads
+-- off-peak: the grain of the report breakdowns (docs/pricing.md §7) and cost hints (§9). Reads
 -- rated_events FINAL so an event id that arrived twice counts once. `region` is '' for events
 -- sent without one (priced at the default region multiplier).
 CREATE VIEW IF NOT EXISTS usage_breakdown AS

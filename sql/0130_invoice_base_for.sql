@@ -1,4 +1,4 @@
--- The invoice arithmetic of pricing.md §3–6, one row per account and month, for the months
+-- The invoice arithmetic of docs/pricing.md §3–6, one row per account and month, for the months
 -- {month_from}..{month_to} ('YYYY-MM', inclusive) and one account ({account}) or all ('').
 -- Parameterised view: SELECT * FROM invoice_base_for(month_from='2026-11',
 -- month_to='2026-11', account='').

@@ -1,4 +1,4 @@
--- The lines of the invoices of invoices_for, in the order of pricing.md §6: plan_fee (not for
+-- The lines of the invoices of invoices_for, in the order of docs/pricing.md §6: plan_fee (not for
 -- payg), usage (always, `tokens` = billable tokens; 0.00 without usage), then the discounts
 -- that apply (negative). line_no counts 1, 2, … within an invoice.
 CREATE VIEW IF NOT EXISTS invoice_lines_for AS

@@ -1,4 +1,4 @@
--- Usage report of pricing.md §7 for the months {month_from}..{month_to}, one {account} or all
+-- Usage report of docs/pricing.md §7 for the months {month_from}..{month_to}, one {account} or all
 -- (''), as of the local date {as_of}:
 -- SELECT * FROM usage_report_for(month_from='2026-11', month_to='2026-11', account='',
 --                                as_of='2026-11-20').

@@ -1,4 +1,4 @@
--- Plan options of pricing.md §8 for the base month {month}, one {account} or all (''), and the
+-- Plan options of docs/pricing.md §8 for the base month {month}, one {account} or all (''), and the
 -- expected {growth} (e.g. 0.2): SELECT * FROM plan_quotes_for(month='2026-10', account='',
 -- growth=0.2).
 -- Next month's tokens P = base tokens × (1 + growth), rounded to a whole token (never below
@@ -6,7 +6,7 @@
 -- account's discounts, at the base month's list-price mix: usage = L·W(billable(P)) / T, the
 -- same exact arithmetic as invoice_base_for. The account's current plan keeps its custom
 -- additions (extra_tokens, extra_concurrent); the other plans are priced as listed.
--- Each row also carries the account's recommendation (pricing.md §8): the cheapest option
+-- Each row also carries the account's recommendation (docs/pricing.md §8): the cheapest option
 -- (ties: the current plan, then payg, then the smaller plan) and the saving against the
 -- current plan, as window functions over the account's options.
 CREATE VIEW IF NOT EXISTS plan_quotes_for AS

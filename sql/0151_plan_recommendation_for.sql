@@ -1,4 +1,4 @@
--- Plan recommendation of pricing.md §8, one row per account (the recommendation columns of
+-- Plan recommendation of docs/pricing.md §8, one row per account (the recommendation columns of
 -- plan_quotes_for): SELECT * FROM plan_recommendation_for(month='2026-10',
 -- account='', growth=0.2).
 CREATE VIEW IF NOT EXISTS plan_recommendation_for AS

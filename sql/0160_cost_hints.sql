@@ -1,4 +1,4 @@
--- Cost optimisation hints of pricing.md §9 per account and billing month (report only; at
+-- Cost optimisation hints of docs/pricing.md §9 per account and billing month (report only; at
 -- list price, before tiers and discounts). One row per hint that concerns any tokens:
 --   off_peak    peak-hour list cost × (1 − off-peak multiplier) × shiftable share;
 --               tokens_affected = peak tokens × shiftable share (rounded)

@@ -1,4 +1,4 @@
--- Every alert the stream published (events.md Alert v1), one row per alert_id.
+-- Every alert the stream published (docs/events.md Alert v1), one row per alert_id.
 -- The stream reads it back when it meets an account (after a restart or a rebalance), so an
 -- alert fired by any worker is never fired again.
 -- ReplacingMergeTree on alert_id: a re-sent alert (same deterministic id) collapses.

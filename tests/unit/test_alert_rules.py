@@ -1,4 +1,4 @@
-"""Alert rules and live account state (events.md): levels, limits, periods, fire-once, restore."""
+"""Alert rules and live account state (docs/events.md): levels, limits, periods, fire-once, restore."""
 
 from __future__ import annotations
 
@@ -139,11 +139,11 @@ def test_make_alert_fields() -> None:
     Alert.model_validate_json(alert.model_dump_json())
 
 
-# --- budget estimate (the invoice of pricing.md §6) -------------------------------------
+# --- budget estimate (the invoice of docs/pricing.md §6) -------------------------------------
 
 
 def test_budget_estimate_payg_matches_spec_tier_example() -> None:
-    # pricing.md §3: 600,000 flagship peak us-west tokens: L = 3.6, M = 0.9 -> 3.24
+    # docs/pricing.md §3: 600,000 flagship peak us-west tokens: L = 3.6, M = 0.9 -> 3.24
     assert budget_estimate(BOOK, None, 600_000, Decimal("3.6")) == Decimal("3.24")
     assert budget_estimate(BOOK, None, 0, Decimal(0)) == Decimal("0.00")
 

@@ -1,4 +1,4 @@
-"""The pure-Python billing reference: worked examples of pricing.md / cli.md and edge cases."""
+"""The pure-Python billing reference: worked examples of docs/pricing.md / docs/cli.md and edge cases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Live aggregates and alert rules (events.md): pure logic, no Kafka, Faust or warehouse.
+"""Live aggregates and alert rules (docs/events.md): pure logic, no Kafka, Faust or warehouse.
 
 The stream agents only move data: `LiveEngine` turns a batch of newly stored rated events
 into `LiveEvent`s and feeds one `AccountLiveState` per account (day / month totals,

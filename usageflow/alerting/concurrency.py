@@ -1,4 +1,4 @@
-"""In-flight requests of one account (events.md: "Concurrency at an instant is the number of
+"""In-flight requests of one account (docs/events.md: "Concurrency at an instant is the number of
 the account's requests whose [ts − latency, ts] covers it").
 
 Intervals are closed at both ends: [0, 10] and [10, 20] are both in flight at 10 (2), [0, 10]

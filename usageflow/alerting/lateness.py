@@ -1,4 +1,4 @@
-"""Allowed lateness (events.md): events further behind the newest event time of their
+"""Allowed lateness (docs/events.md): events further behind the newest event time of their
 partition are billed but skip the live alert rules."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Account-local periods (events.md): the local day `2026-11-28` and month `2026-11` of an
+"""Account-local periods (docs/events.md): the local day `2026-11-28` and month `2026-11` of an
 instant in an IANA time zone, and the UTC instants where that day / month starts and ends.
 
 A local day is not always 24 h: in America/Los_Angeles 2026-03-08 has 23 h and 2026-11-01 has

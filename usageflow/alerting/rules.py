@@ -1,4 +1,4 @@
-"""The alert rules of events.md: limits, levels, crossing tests and Alert v1 records.
+"""The alert rules of docs/events.md: limits, levels, crossing tests and Alert v1 records.
 
 | type            | value                    | limit                          | period      |
 |-----------------|--------------------------|--------------------------------|-------------|
@@ -15,7 +15,7 @@ Choices where the spec is silent:
   A rule whose limit is 0 (a 0-token plan, a budget of 0) never fires (no percentage exists).
 * A level fires when value >= level × limit, compared exactly (rationals: the daily limit
   monthly/30 is not a finite decimal).
-* The budget value is what the invoice total (pricing.md §6, plan fee included — it is part
+* The budget value is what the invoice total (docs/pricing.md §6, plan fee included — it is part
   of the invoice — plus custom plan fees, tiered overage usage of §3/§4 and the §5 discounts,
   every line rounded to 0.01) would be for the month-to-date tokens and list cost. It is
   computed by usageflow.billing.reference (the exact invoice reference), so the alert and
@@ -51,7 +51,7 @@ PERIOD_KIND: dict[AlertType, PeriodKind] = {
     "concurrency": "day",
     "budget": "month",
 }
-DAYS_PER_MONTH = 30  # pricing.md §4: the daily limit is monthly tokens / 30
+DAYS_PER_MONTH = 30  # docs/pricing.md §4: the daily limit is monthly tokens / 30
 
 AlertKey = tuple[str, str, str, str]
 """(account_id, type, period, level) with level canonical (`level_str`)."""
@@ -77,7 +77,7 @@ def alert_key(alert: Alert) -> AlertKey:
 
 
 class RuleConfig(BaseModel):
-    """Levels per rule type (events.md defaults). An empty tuple disables a rule."""
+    """Levels per rule type (docs/events.md defaults). An empty tuple disables a rule."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -204,7 +204,7 @@ class BudgetEstimator:
 
 
 def budget_estimate(book: PriceBook, account: Account | None, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
-    """The invoice total (pricing.md §6) the month-to-date usage would give, exact to the fen."""
+    """The invoice total (docs/pricing.md §6) the month-to-date usage would give, exact to the fen."""
     return BudgetEstimator(book, account)(tokens, list_cost)
 
 

@@ -1,4 +1,4 @@
-"""Live per-account state of the alert rules (events.md "Alert rules").
+"""Live per-account state of the alert rules (docs/events.md "Alert rules").
 
 `AccountLiveState` keeps, per account: tokens per local day, tokens and list cost per local
 month (a few recent periods each, so an allowed-late event still counts in its own period),

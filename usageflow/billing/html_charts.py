@@ -45,7 +45,7 @@ def nice_axis(peak: float) -> tuple[float, float]:
 
 
 def blended_factor(tiers: Sequence[tuple[int, Decimal]], tokens: int) -> Fraction:
-    """M(T) of pricing.md §3: Σ tokens_in_tier × multiplier / T, M(0) = 1."""
+    """M(T) of docs/pricing.md §3: Σ tokens_in_tier × multiplier / T, M(0) = 1."""
     if tokens <= 0:
         return Fraction(1)
     weight = Fraction(0)

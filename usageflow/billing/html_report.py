@@ -2,12 +2,12 @@
 scripts, no external files or fonts) from the JSON form of usage reports (UsageReport.to_json()).
 
 Per account: summary figures, then charts (html_charts.py) of daily tokens against the plan's
-daily quota (monthly tokens / 30, pricing.md §4), list cost by model and by region, the position
+daily quota (monthly tokens / 30, docs/pricing.md §4), list cost by model and by region, the position
 of the month's billable tokens in the graduated tiers (§3) with the blended tier factor, and the
 quota burn-down with the month-end projection (§7); then cost hints (§9) and breakdown tables.
 
 The report records carry the plan's name but not its quota or the tiers, so those come from the
-price book (`book`, default the built-in one of pricing.md); a report dict that carries `quota`
+price book (`book`, default the built-in one of docs/pricing.md); a report dict that carries `quota`
 (monthly tokens including a custom plan's extra tokens) is used as is.
 """
 
@@ -160,7 +160,7 @@ def _daily_chart(report: dict[str, Any], quota: int | None, payg: bool) -> str:
         daily_quota = int(Fraction(quota, 30) + Fraction(1, 2))
         over = sum(1 for v in values if v * 30 > quota)
         note = (
-            f"Red line: the plan's daily quota, {quota:,} monthly tokens / 30 = {daily_quota:,} (pricing.md §4); "
+            f"Red line: the plan's daily quota, {quota:,} monthly tokens / 30 = {daily_quota:,} (docs/pricing.md §4); "
             f"{over} day(s) above it (orange)."
         )
     else:
@@ -278,7 +278,7 @@ def render_html(
     reports: Sequence[dict[str, Any]], month: str, generated_at: datetime, book: PriceBook | None = None
 ) -> str:
     """The page for `reports` (dicts as produced by UsageReport.to_json()); `book` gives the plan
-    quotas and tiers (default: the built-in price book of pricing.md)."""
+    quotas and tiers (default: the built-in price book of docs/pricing.md)."""
     book = book or PriceBook()
     accounts = "".join(_account(r, book, i) for i, r in enumerate(reports))
     accounts = accounts or "<p>No usage and no plan accounts this month.</p>"

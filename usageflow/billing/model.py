@@ -1,10 +1,10 @@
-"""Result records of billing: invoices (pricing.md §6), usage reports (§7), plan
+"""Result records of billing: invoices (docs/pricing.md §6), usage reports (§7), plan
 recommendations (§8) and cost hints (§9).
 
 Both the SQL queries (usageflow.billing.queries) and the pure-Python reference
 (usageflow.billing.reference) return these, so tests compare them with `==`. Money is a Decimal
 with exactly two places; `to_json()` gives plain JSON values (money as strings with two
-decimals, tokens as ints) in the shapes of cli.md.
+decimals, tokens as ints) in the shapes of docs/cli.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def money(value: Decimal | Fraction | int | str) -> Decimal:
 
 
 def money_str(value: Decimal) -> str:
-    """Exactly two decimals, as in cli.md: "999.00", "-150.26"."""
+    """Exactly two decimals, as in docs/cli.md: "999.00", "-150.26"."""
     return f"{money(value):.2f}"
 
 
@@ -214,7 +214,7 @@ class _Jsonable(Protocol):
 
 
 def dumps(items: _Jsonable | Iterable[_Jsonable]) -> str:
-    """JSON text of one record or a list of them (cli.md: invoices print as an array)."""
+    """JSON text of one record or a list of them (docs/cli.md: invoices print as an array)."""
     if hasattr(items, "to_json"):
         return json.dumps(items.to_json(), ensure_ascii=False)
     seq: Sequence[_Jsonable] = list(items)

@@ -1,4 +1,4 @@
-"""Pure-Python reference of pricing.md §3–9: exact rationals, no infrastructure.
+"""Pure-Python reference of docs/pricing.md §3–9: exact rationals, no infrastructure.
 
 The SQL views (sql/01xx_*.sql) implement the same rules; tests compare both to the fen. Every
 line is computed as an exact `Fraction` and rounded once, half away from zero.
@@ -222,7 +222,7 @@ def invoice(
     account: Account | None,
     rows: Sequence[UsageRow],
 ) -> Invoice:
-    """The invoice of pricing.md §6 for one account and month."""
+    """The invoice of docs/pricing.md §6 for one account and month."""
     terms = account_terms(book, account)
     tokens, cost = _totals(rows)
     billable, lines, total = rounded_lines(book, terms, tokens, cost, tokens)
@@ -274,7 +274,7 @@ def usage_report(
     rows: Sequence[UsageRow],
     as_of: date,
 ) -> UsageReport:
-    """The usage report of pricing.md §7 as of the local date `as_of`."""
+    """The usage report of docs/pricing.md §7 as of the local date `as_of`."""
     terms = account_terms(book, account)
     tokens, cost = _totals(rows)
     days = days_in_month(month)
@@ -329,7 +329,7 @@ def recommend(
     rows: Sequence[UsageRow],
     growth: Decimal = Decimal("0.2"),
 ) -> Recommendation:
-    """Price next month's projected tokens under payg and every plan (pricing.md §8)."""
+    """Price next month's projected tokens under payg and every plan (docs/pricing.md §8)."""
     current = account_terms(book, account)
     tokens, cost = _totals(rows)
     projected = projected_tokens(tokens, growth)

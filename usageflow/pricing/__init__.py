@@ -1,1 +1,1 @@
-"""Pure pricing logic (pricing.md): price book, rating, tiers, plans. No infrastructure here."""
+"""Pure pricing logic (docs/pricing.md): price book, rating, tiers, plans. No infrastructure here."""
