@@ -33,7 +33,7 @@ def require_migrated(url: str) -> None:
     where = target.describe()
     if target.kind == "chdb":
         assert target.path is not None
-        if not (target.path / "status").exists():
+        if not (target.path / "metadata").is_dir():  # what every chDB path has once opened
             raise NotMigratedError(
                 f"no warehouse at {where}: run `usageflow migrate` first (or point USAGEFLOW_WAREHOUSE at yours)"
             )
