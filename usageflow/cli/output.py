@@ -34,18 +34,19 @@ def print_jsonl(items: Iterable[Any], flush_each: bool = False) -> None:
 
 
 def stream_json_array(items: Iterable[Any]) -> None:
-    """One JSON array, written element by element as `items` yields them (one per line) and
-    closed even when the stream is interrupted, so what was printed stays one valid document."""
-    sys.stdout.write("[")
+    """One JSON array written element by element as `items` yields them, each on a line of its
+    own and ended at once (a comma opens the following line), and closed even when the stream is
+    interrupted, so what was printed is always one valid document."""
+    sys.stdout.write("[\n")
     sys.stdout.flush()
     first = True
     try:
         for item in items:
-            sys.stdout.write(("\n" if first else ",\n") + orjson.dumps(item).decode())
+            sys.stdout.write(("" if first else ",") + orjson.dumps(item).decode() + "\n")
             sys.stdout.flush()
             first = False
     finally:
-        sys.stdout.write("]\n" if first else "\n]\n")
+        sys.stdout.write("]\n")
         sys.stdout.flush()
 
 
