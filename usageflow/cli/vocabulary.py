@@ -104,8 +104,7 @@ def _wrap(path: tuple[str, ...], fn: Callable[..., Any], globals_: list[inspect.
     clash = {p.name for p in params} & {g.name for g in globals_}
     if clash:
         raise RuntimeError(f"usageflow {' '.join(path)} has options named like global ones: {sorted(clash)}")
-    added_ctx = ctx_name is None
-    if added_ctx:
+    if ctx_name is None:
         params.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
     params.extend(globals_)
     global_names = [g.name for g in globals_]
@@ -113,7 +112,7 @@ def _wrap(path: tuple[str, ...], fn: Callable[..., Any], globals_: list[inspect.
 
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
-        typer_ctx: typer.Context = kwargs.pop(_CTX) if added_ctx else kwargs[ctx_name]
+        typer_ctx: typer.Context = kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name]
         _apply_globals(typer_ctx, {name: kwargs.pop(name) for name in global_names})
         if has_format and kwargs.get("fmt") not in allowed:
             raise typer.BadParameter(
@@ -159,4 +158,4 @@ def _with_format_help(annotation: Any, allowed: tuple[str, ...]) -> Any:
             infos.append(info)
         else:
             infos.append(extra)
-    return Annotated[(base, *infos)]  # type: ignore[valid-type]
+    return Annotated[(base, *infos)]
