@@ -85,3 +85,22 @@ def generate_lines(count: int, shape: StreamShape = StreamShape(), seed: int = 7
             yield rng.choice(recent)
         if rng.random() < shape.bad_rate:
             yield rng.choice(BAD_LINES)
+
+
+# demo/events.jsonl, shipped for the quickstart (`usageflow sample events`): November 2026 for the
+# demo accounts, with producer retries (duplicates) and a few bad lines. Regenerate with
+# `python -m usageflow.demo.generator > demo/events.jsonl`; a unit test checks the file matches.
+SAMPLE_EVENTS = 3000
+SAMPLE_SHAPE = StreamShape(duplicate_rate=0.01, bad_rate=0.003)
+SAMPLE_SEED = 2026
+
+
+def sample_event_lines() -> Iterator[bytes]:
+    return generate_lines(SAMPLE_EVENTS, SAMPLE_SHAPE, SAMPLE_SEED)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for sample_line in sample_event_lines():
+        sys.stdout.buffer.write(sample_line + b"\n")

@@ -1,4 +1,4 @@
-"""The event contract (events.md) as pydantic v2 models; JSON Schema files are generated here."""
+"""The event contract (docs/events.md) as pydantic v2 models; JSON Schema files are generated here."""
 
 from usageflow.schemas.account import Account, PlanName
 from usageflow.schemas.alert import Alert, AlertType

@@ -1,4 +1,4 @@
-"""Account: plan and discounts of one customer (events.md, `usage.accounts`)."""
+"""Account: plan and discounts of one customer (docs/events.md, `usage.accounts`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alert v1 (events.md)."""
+"""Alert v1 (docs/events.md)."""
 
 from __future__ import annotations
 

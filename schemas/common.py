@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-"""account_id / api_key_id charset of events.md: safe in keys, paths and SQL literals."""
+"""account_id / api_key_id charset of docs/events.md: safe in keys, paths and SQL literals."""
 
 
 def _require_offset(value: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""Decode and validate one raw record against UsageEvent v1 (events.md).
+"""Decode and validate one raw record against UsageEvent v1 (docs/events.md).
 
 Never raises anything but ValidationFailure, whatever the bytes: the stream must not stop.
 """

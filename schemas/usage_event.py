@@ -1,4 +1,4 @@
-"""UsageEvent v1: one finished API request (events.md)."""
+"""UsageEvent v1: one finished API request (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -20,19 +20,31 @@ class WorkerMetrics:
         )
         self.alerts = Counter("usageflow_alerts", "Alerts published", ["type"], registry=r)
         self.flush_seconds = Histogram(
-            "usageflow_flush_seconds",
+            "usageflow_flush",
             "Time to store one batch in the warehouse",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            unit="seconds",
             registry=r,
         )
         self.batch_size = Histogram(
-            "usageflow_batch_records",
+            "usageflow_batch",
             "Records per batch",
             buckets=(1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000),
+            unit="records",
             registry=r,
         )
-        self.last_flush = Gauge("usageflow_last_flush_timestamp_seconds", "Unix time of the last flush", registry=r)
-        self.lag = Gauge("usageflow_consumer_lag", "Records not yet stored, per partition", ["partition"], registry=r)
+        self.last_flush = Gauge(
+            "usageflow_last_flush_timestamp", "Unix time of the last flush", unit="seconds", registry=r
+        )
+        # Every worker reports the whole group's lag (end offset minus the group's committed
+        # offset) of every partition: aggregate with max by (partition), never a plain sum.
+        self.lag = Gauge(
+            "usageflow_consumer_lag",
+            "Records of the events topic not yet committed by the group, per partition",
+            ["partition"],
+            unit="messages",
+            registry=r,
+        )
         self.warehouse_down = Gauge(
             "usageflow_warehouse_unavailable", "1 while warehouse writes are failing and retried", registry=r
         )

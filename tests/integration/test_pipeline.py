@@ -43,7 +43,7 @@ def write_lines(path: Path, items: list[object]) -> Path:
 
 
 def cli_example_events(tmp_path: Path) -> Path:
-    """cli.md's worked example: 2,500,000 qwen-max peak us-west tokens, plus noise that must
+    """docs/cli.md's worked example: 2,500,000 qwen-max peak us-west tokens, plus noise that must
     not change the bill: a duplicate, an invalid line and an unknown model."""
     events: list[object] = [event(n, 500_000) for n in range(5)]
     events.append(event(2, 500_000))  # producer retry of e-2
@@ -52,7 +52,7 @@ def cli_example_events(tmp_path: Path) -> Path:
     return write_lines(tmp_path / "events.jsonl", events)
 
 
-# cli.md, "JSON shapes": the invoice of this account and month, to the fen.
+# docs/cli.md, "JSON shapes": the invoice of this account and month, to the fen.
 EXPECTED_INVOICE = CLI_MD_INVOICE
 
 
@@ -82,7 +82,7 @@ def test_replaying_the_same_file_twice_changes_no_invoice(cli: UsageflowCli, tmp
 
 
 def test_unknown_account_is_billed_payg(cli: UsageflowCli, tmp_path: Path) -> None:
-    # pricing.md §3 example: 600,000 flagship peak tokens in us-west, payg: usage 3.24.
+    # docs/pricing.md §3 example: 600,000 flagship peak tokens in us-west, payg: usage 3.24.
     events = [event(n, 200_000, account_id="walk-in") for n in range(3)]
     cli.run("replay", str(write_lines(tmp_path / "e.jsonl", events)))
     (invoice,) = cli.json("invoice", "--month", "2026-11", "--account", "walk-in", "--format", "json")

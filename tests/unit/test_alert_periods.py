@@ -1,4 +1,4 @@
-"""Account-local days and months (events.md): keys and UTC bounds, DST days of 23 h and 25 h."""
+"""Account-local days and months (docs/events.md): keys and UTC bounds, DST days of 23 h and 25 h."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rating one event (pricing.md §2): exact Decimal, region and off-peak multipliers, time zones."""
+"""Rating one event (docs/pricing.md §2): exact Decimal, region and off-peak multipliers, time zones."""
 
 from __future__ import annotations
 

@@ -43,7 +43,22 @@ def _recommend(wh: Warehouse, account: str, month: str | None = None, growth: st
     return recommend(wh, account, month, Decimal(growth)).to_json()
 
 
-QUERIES: dict[str, QueryFn] = {"invoices": _invoices, "report": _report, "recommend": _recommend}
+def _account_known(wh: Warehouse, account: str) -> Any:
+    """Whether an account id was loaded (and not deleted) or appears in any stored event."""
+    rows = wh.query(
+        "SELECT (SELECT count() FROM accounts FINAL WHERE account_id = {a:String} AND deleted = 0)"
+        " + (SELECT count() FROM (SELECT 1 FROM rated_events WHERE account_id = {a:String} LIMIT 1)) AS n",
+        {"a": account},
+    )
+    return {"account_id": account, "known": bool(rows and rows[0]["n"])}
+
+
+QUERIES: dict[str, QueryFn] = {
+    "invoices": _invoices,
+    "report": _report,
+    "recommend": _recommend,
+    "account_known": _account_known,
+}
 
 
 def endpoint_file(data_dir: Path) -> Path:
@@ -83,6 +98,9 @@ def worker_status(data_dir: Path) -> dict[str, Any]:
     try:
         info = json.loads(endpoint_file(data_dir).read_text())
     except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict) or not _alive(info.get("pid")):
+        # no file, or the file of a worker that was killed before it could remove it
         raise UsageflowError(f"no worker is running for {data_dir} (start one with `usageflow worker`)") from None
     try:
         with urllib.request.urlopen(f"{info['url']}/status", timeout=10) as response:  # noqa: S310
@@ -90,6 +108,19 @@ def worker_status(data_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise UsageflowError(f"the worker at {info['url']} does not answer: {exc}") from exc
     return {"url": info["url"], "pid": info["pid"], **status}
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without signalling)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _ask_worker(data_dir: Path, name: str, params: dict[str, Any], locked: Exception) -> Any:

@@ -1,4 +1,4 @@
-"""Billing reads: invoices (pricing.md §6), usage reports (§7), plan recommendations (§8).
+"""Billing reads: invoices (docs/pricing.md §6), usage reports (§7), plan recommendations (§8).
 
 All arithmetic happens in the warehouse views (sql/01xx_*.sql); this module passes every
 outside value as a server-side `{name:Type}` parameter and turns rows into the records of
@@ -91,7 +91,7 @@ def _invoice(r: dict[str, Any]) -> Invoice:
 
 
 def cost_hints(warehouse: Warehouse, month: str, account_id: str | None = None) -> dict[str, tuple[CostHint, ...]]:
-    """Cost hints of pricing.md §9 per account for `month`."""
+    """Cost hints of docs/pricing.md §9 per account for `month`."""
     rows = warehouse.query(
         "SELECT account_id, hint, tokens_affected, saving FROM cost_hints "
         "WHERE month = {month:String} AND ({account:String} = '' OR account_id = {account:String}) "
@@ -186,7 +186,7 @@ def recommendations(
     growth: Decimal | str = Decimal("0.2"),
     account_id: str | None = None,
 ) -> list[Recommendation]:
-    """Plan recommendations (pricing.md §8) for every account `invoices` covers in `month`
+    """Plan recommendations (docs/pricing.md §8) for every account `invoices` covers in `month`
     (or for `account_id`), projecting month × (1 + growth). One read of `plan_quotes_for`."""
     g = _growth(growth)
     rows = warehouse.query(

@@ -12,7 +12,7 @@ RETENTION_MS_30_DAYS = str(30 * 24 * 3600 * 1000)
 
 
 def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout: float = 10.0) -> None:
-    """Create the four topics of events.md if missing (accounts compacted)."""
+    """Create the four topics of docs/events.md if missing (accounts compacted)."""
     admin = AdminClient(kafka.confluent_config())
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)

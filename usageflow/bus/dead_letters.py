@@ -1,4 +1,4 @@
-"""Building dead-letter records (events.md `usage.dlq`)."""
+"""Building dead-letter records (docs/events.md `usage.dlq`)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The `usageflow` command (cli.md)."""
+"""The `usageflow` command (docs/cli.md)."""

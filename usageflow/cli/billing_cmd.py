@@ -1,9 +1,10 @@
-"""`usageflow invoice`, `report`, `recommend` (cli.md)."""
+"""`usageflow invoice`, `report`, `recommend` (docs/cli.md §3)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,37 +12,46 @@ import typer
 
 from usageflow.billing.access import run_query
 from usageflow.cli.context import CliContext
-from usageflow.cli.output import console, print_json, print_table
-from usageflow.errors import UsageflowError
+from usageflow.cli.output import console, print_json, print_table, write_file
+from usageflow.cli.warehouse_check import require_known_account, require_migrated
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _month(value: str | None) -> str | None:
-    if value is not None and not _MONTH.match(value):
-        raise typer.BadParameter("month must look like YYYY-MM", param_hint="--month")
+    if value is not None and not _MONTH.fullmatch(value):
+        raise typer.BadParameter(f"{value!r} is not a month like 2026-11 (YYYY-MM)", param_hint="--month")
     return value
 
 
-def _format(value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise typer.BadParameter(f"must be one of {', '.join(allowed)}", param_hint="--format")
+def _growth(value: str) -> str:
+    try:
+        growth = Decimal(value.strip())
+    except InvalidOperation:
+        growth = Decimal("NaN")
+    if not growth.is_finite() or value != value.strip():
+        raise typer.BadParameter(f"{value!r} is not a number like 0.2 (+20%)", param_hint="--growth")
     return value
 
 
-def _query(ctx: CliContext, name: str, **params: Any) -> Any:
-    return run_query(ctx.warehouse_url(), ctx.paths().data_dir, name, **params)
+def _query(ctx: CliContext, name: str, account: str | None = None, **params: Any) -> Any:
+    """Run a billing query after checking there is a migrated warehouse and, when one account
+    is asked for, that the warehouse knows it."""
+    url, data_dir = ctx.warehouse_url(), ctx.paths().data_dir
+    require_migrated(url)
+    if account is not None:
+        require_known_account(url, data_dir, account)
+    return run_query(url, data_dir, name, account=account, **params)
 
 
 def invoice_cmd(
     typer_ctx: typer.Context,
     month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
-    """Invoices of pricing.md §6: plan fee, usage, discounts, total."""
+    """Invoices (docs/pricing.md §6): plan fee, usage, discounts, total."""
     _month(month)
-    _format(fmt, ("table", "json"))
     invoices = _query(typer_ctx.obj, "invoices", month=month, account=account)
     if fmt == "json":
         print_json(invoices)
@@ -66,29 +76,29 @@ def report_cmd(
     typer_ctx: typer.Context,
     month: Annotated[str, typer.Option(help="Report month, YYYY-MM.")],
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
+    fmt: Annotated[str, typer.Option("--format")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file (html: required).")] = None,
 ) -> None:
-    """Usage report of pricing.md §7 with breakdowns; html writes one self-contained page."""
+    """Usage report (docs/pricing.md §7) with breakdowns; html writes one self-contained page."""
     _month(month)
-    _format(fmt, ("table", "json", "html"))
+    if fmt == "html" and out is None:
+        raise typer.BadParameter("--format html needs --out FILE", param_hint="--out")
     reports = _query(typer_ctx.obj, "report", month=month, account=account)
     if fmt == "json":
         if out:
             import orjson
 
-            out.write_bytes(orjson.dumps(reports, option=orjson.OPT_INDENT_2))
+            write_file(out, orjson.dumps(reports, option=orjson.OPT_INDENT_2))
         else:
             print_json(reports)
         return
     if fmt == "html":
-        if out is None:
-            raise UsageflowError("--format html needs --out FILE")
+        assert out is not None
         from usageflow.billing.html_report import render_html
         from usageflow.pricing.price_book import load_price_book
 
         book = load_price_book(typer_ctx.obj.paths().price_book)
-        out.write_text(render_html(reports, month, generated_at=datetime.now(UTC), book=book), encoding="utf-8")
+        write_file(out, render_html(reports, month, generated_at=datetime.now(UTC), book=book))
         console.print(f"wrote {out}")
         return
     print_table(
@@ -113,11 +123,11 @@ def recommend_cmd(
     account: Annotated[str, typer.Option(help="The account.")],
     month: Annotated[str | None, typer.Option(help="Base month (default: last full month).")] = None,
     growth: Annotated[str, typer.Option(help="Expected growth, e.g. 0.2 for +20%.")] = "0.2",
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
-    """Plan recommendation of pricing.md §8."""
+    """Plan recommendation (docs/pricing.md §8)."""
     _month(month)
-    _format(fmt, ("table", "json"))
+    _growth(growth)
     result = _query(typer_ctx.obj, "recommend", account=account, month=month, growth=growth)
     if fmt == "json":
         print_json(result)

@@ -1,26 +1,38 @@
-"""Entry point: global options, one-line errors, and the command groups."""
+"""Entry point: global options, one-line errors, and the command groups.
+
+Exit status (docs/cli.md §1): 0 success, 2 bad usage, 1 a failure explained in one line
+(a traceback only with --debug), 130 interrupted.
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from usageflow.cli import billing_cmd, dlq_cmd, pipeline_cmd, stream_cmd, up_cmd
+import usageflow
+from usageflow.cli import alerts_cmd, billing_cmd, dlq_cmd, pipeline_cmd, sample_cmd, stream_cmd, up_cmd, vocabulary
+from usageflow.cli.clicklib import click
 from usageflow.cli.context import CliContext
-from usageflow.cli.output import err_console
+from usageflow.cli.output import configure_logging, err_console
 from usageflow.errors import UsageflowError
 
 app = typer.Typer(
     name="usageflow",
-    help="Usage aggregation and tiered billing for metered LLM APIs (Kafka -> Faust -> ClickHouse).",
+    help="Usage aggregation and tiered billing for metered LLM APIs (Kafka -> Faust -> ClickHouse). "
+    "Commands and options: docs/cli.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"usageflow {usageflow.__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -28,45 +40,67 @@ def main_options(
     ctx: typer.Context,
     bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers (USAGEFLOW_KAFKA_BOOTSTRAP).")] = None,
     warehouse: Annotated[str | None, typer.Option(help="chdb:PATH or clickhouse://… (USAGEFLOW_WAREHOUSE).")] = None,
-    topic_prefix: Annotated[str | None, typer.Option(help="Prefix of topics and consumer group.")] = None,
+    topic_prefix: Annotated[
+        str | None, typer.Option(help="Prefix of topics and consumer group (USAGEFLOW_TOPIC_PREFIX).")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Local state directory (USAGEFLOW_DATA_DIR).")] = None,
     price_book: Annotated[Path | None, typer.Option(help="Price book file (USAGEFLOW_PRICE_BOOK).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and client logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the installed version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
     ctx.obj = CliContext(bootstrap, warehouse, topic_prefix, data_dir, price_book, debug)
-    logging.getLogger("usageflow.librdkafka").setLevel(logging.DEBUG if debug else logging.CRITICAL)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(debug)
 
 
 stream_cmd.register(app)
 pipeline_cmd.register(app)
 billing_cmd.register(app)
-dlq_cmd.register(app)
+app.add_typer(dlq_cmd.dlq_app, name="dlq")
+alerts_cmd.register(app)
+sample_cmd.register(app)
 up_cmd.register(app)
 
 
-def main() -> None:
-    """Run the CLI: usage errors exit 2 (click), UsageflowError -> one line and exit 1."""
-    debug = "--debug" in sys.argv
+vocabulary.apply(app, main_options)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn every failure into one line on stderr and an exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
     try:
-        app()
+        code = app(args=args, prog_name="usageflow", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(2)
+    except click.exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "usageflow"
+        _say(f"{where}: {_one_line(exc.format_message())} (see {where} --help)")
+        sys.exit(2)
+    except click.exceptions.ClickException as exc:  # e.g. a file argument that does not exist
+        _say(f"usageflow: {_one_line(exc.format_message())}")
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
     except UsageflowError as exc:
         if debug:
             raise
-        _say(f"usageflow: {exc}")
+        _say(f"usageflow: {_one_line(str(exc))}")
         sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except Exception as exc:  # a bug or an unexpected library error: still one line
         if debug:
             raise
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else ""
-        _say(f"usageflow: unexpected {type(exc).__name__}: {first} (rerun with --debug)")
+        _say(f"usageflow: unexpected {type(exc).__name__}: {_one_line(str(exc))} (rerun with --debug)")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def _say(line: str) -> None:

@@ -65,8 +65,8 @@ def publish_file(ctx: CliContext, file: str, quiet: bool = False) -> PublishRepo
 
 def publish_cmd(
     typer_ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="JSON-lines file of UsageEvent v1, or - for stdin.")],
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    file: Annotated[str, typer.Argument(help="JSON-lines file of UsageEvent v1 (docs/events.md §2), or - for stdin.")],
+    fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
     """Publish events; lines that break the contract go to the dead-letter topic and are reported."""
     report = publish_file(typer_ctx.obj, file, quiet=fmt == "json")
@@ -133,7 +133,7 @@ def read_accounts(path: Path | Traversable) -> list[Account]:
 @accounts_app.command("load")
 def accounts_load(
     typer_ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="YAML or JSON list of accounts (events.md).")],
+    file: Annotated[Path, typer.Argument(help="YAML or JSON list of accounts (docs/events.md §3).")],
 ) -> None:
     """Publish accounts to the compacted accounts topic; the worker picks changes up live."""
     from usageflow.bus.admin import ensure_topics

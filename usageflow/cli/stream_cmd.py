@@ -8,6 +8,7 @@ import typer
 
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import console, print_json
+from usageflow.errors import ConfigError
 
 if TYPE_CHECKING:
     from usageflow.broker.local import LocalKafka
@@ -21,14 +22,25 @@ def _local_kafka(ctx: CliContext, port: int | None = None) -> LocalKafka:
 
     paths = ctx.paths()
     if port is None:
-        port = int(ctx.kafka().bootstrap.rsplit(":", 1)[-1].split(",")[0])
+        port = _bootstrap_port(ctx.kafka().bootstrap)
     return LocalKafka(data_dir=paths.data_dir, cache_dir=paths.cache_dir, port=port)
+
+
+def _bootstrap_port(bootstrap: str) -> int:
+    """The port of the first bootstrap server (the local broker listens there)."""
+    first = bootstrap.split(",", maxsplit=1)[0].strip()
+    text = first.rsplit(":", 1)[-1] if ":" in first else ""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"cannot tell the local broker's port from the bootstrap {bootstrap!r}: give --port")
+    return int(text)
 
 
 @kafka_app.command("start")
 def kafka_start(
     typer_ctx: typer.Context,
-    port: Annotated[int | None, typer.Option(help="Listener port (default: from the bootstrap setting).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Listener port (default: from the bootstrap setting).")
+    ] = None,
 ) -> None:
     """Start the broker; returns once a client can create a topic, and prints the bootstrap."""
     broker = _local_kafka(typer_ctx.obj, port)
@@ -47,7 +59,7 @@ def kafka_stop(typer_ctx: typer.Context) -> None:
 @kafka_app.command("status")
 def kafka_status(
     typer_ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
     """Is the local broker running, where, which version."""
     status = _local_kafka(typer_ctx.obj).status()
@@ -114,7 +126,7 @@ def worker_settings(ctx: CliContext, loglevel: str = "WARNING") -> WorkerSetting
 
 def status_cmd(
     typer_ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
     """The running worker at a glance: lag, throughput, last flush, counts, recent alerts."""
     from usageflow.billing.access import worker_status

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -134,10 +133,15 @@ def up_cmd(
     console.print("stopped: worker" + (" and the local broker" if broker else ""))
 
 
+def broker_configured(ctx: CliContext) -> bool:
+    """Whether a bootstrap was given: --bootstrap, USAGEFLOW_KAFKA_BOOTSTRAP, or that line in .env."""
+    return ctx.bootstrap is not None or "bootstrap" in ctx.kafka().model_fields_set
+
+
 def _start_local_broker_if_needed(ctx: CliContext) -> Any:
     from usageflow.broker.local import LocalKafka
 
-    if ctx.bootstrap is not None or "USAGEFLOW_KAFKA_BOOTSTRAP" in os.environ:
+    if broker_configured(ctx):
         return None
     paths = ctx.paths()
     local = LocalKafka(data_dir=paths.data_dir, cache_dir=paths.cache_dir, port=9092)

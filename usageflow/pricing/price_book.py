@@ -1,4 +1,4 @@
-"""The price book of pricing.md §1 and §3–5, loadable from a YAML/JSON file.
+"""The price book of docs/pricing.md §1 and §3–5, loadable from a YAML/JSON file.
 
 Every number is a Decimal; files may give numbers or strings (strings are recommended so YAML
 never turns a price into a float first).
@@ -117,7 +117,7 @@ def _default_plans() -> dict[str, Plan]:
 
 
 class PriceBook(BaseModel):
-    """Prices, tiers, plans and discounts. `PriceBook()` is the built-in default of pricing.md."""
+    """Prices, tiers, plans and discounts. `PriceBook()` is the built-in default of docs/pricing.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,4 +1,4 @@
-"""Rating one event (pricing.md §2): list cost with region and off-peak multipliers, unrounded."""
+"""Rating one event (docs/pricing.md §2): list cost with region and off-peak multipliers, unrounded."""
 
 from __future__ import annotations
 
