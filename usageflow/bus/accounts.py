@@ -147,7 +147,8 @@ class AccountDirectory:
         try:
             if self._producer is None:
                 self._producer = Producer({**self._kafka.confluent_config(), "enable.idempotence": True, "acks": "all"})
-            self._producer.produce(self._dlq_topic, key=key, value=value, headers=dead_letter_headers(exc.reason))
+            headers: list[tuple[str, str | bytes | None]] = list(dead_letter_headers(exc.reason))
+            self._producer.produce(self._dlq_topic, key=key, value=value, headers=headers)
             self._producer.poll(0)
         except (KafkaException, BufferError) as err:
             log.error("account directory: could not dead-letter an invalid account record: %s", err)
