@@ -95,14 +95,14 @@ class Publisher:
         offset = line number) and is counted rejected. A line counts as published once Kafka has
         acknowledged it."""
         report = PublishReport()
-        refused: list[tuple[int, bytes, str]] = []  # (line, raw, Kafka's error), from callbacks
+        refused: list[tuple[int, bytes, bytes]] = []  # (line, key, raw) Kafka refused, from callbacks
 
-        def delivered(number: int, raw: bytes) -> Callable[[Any, Any], None]:
+        def delivered(number: int, key: bytes, raw: bytes) -> Callable[[Any, Any], None]:
             def on_delivery(err: Any, _msg: Any) -> None:
                 if err is None:
                     report.published += 1
                 else:
-                    refused.append((number, raw, str(err)))
+                    refused.append((number, key, raw))
 
             return on_delivery
 
@@ -125,31 +125,42 @@ class Publisher:
             except ValidationFailure as exc:
                 dead_letter(number, raw, exc.reason, exc.message)
             else:
+                key = event.account_id.encode()
                 try:
-                    self.send(self.topics.events, event.account_id.encode(), raw, on_delivery=delivered(number, raw))
+                    self.send(self.topics.events, key, raw, on_delivery=delivered(number, key, raw))
                 except KafkaException as exc:
                     dead_letter(number, raw, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
             if number % 1000 == 0:
                 self._producer.poll(0)
-                self._dead_letter_refused(refused, dead_letter)
                 if on_progress:
                     on_progress(number)
         self._producer.flush(60.0)
-        while self._dead_letter_refused(refused, dead_letter):  # their dead letters, then flush again
-            self._producer.flush(60.0)
+        self._resend_alone(refused, report, dead_letter)
         self.flush()
         report.rejections.sort()
         return report
 
-    @staticmethod
-    def _dead_letter_refused(
-        refused: list[tuple[int, bytes, str]], dead_letter: Callable[[int, bytes, str, str], None]
-    ) -> bool:
-        for number, raw, error in refused:
-            dead_letter(number, raw, "unsendable", f"Kafka refused the record: {error}")
-        had = bool(refused)
+    def _resend_alone(
+        self,
+        refused: list[tuple[int, bytes, bytes]],
+        report: PublishReport,
+        dead_letter: Callable[[int, bytes, str, str], None],
+    ) -> None:
+        """A broker refuses a whole batch when one record in it is too large: send each refused
+        line again on its own, and dead-letter (`unsendable`) only those refused alone too."""
+        for number, key, raw in refused:
+            outcome: list[Any] = []
+            try:
+                self.send(self.topics.events, key, raw, on_delivery=lambda err, _msg, seen=outcome: seen.append(err))
+                self._producer.flush(60.0)
+            except KafkaException as exc:
+                outcome = [_kafka_error(exc)]
+            if outcome and outcome[0] is None:
+                report.published += 1
+            else:
+                error = outcome[0] if outcome else "not acknowledged"
+                dead_letter(number, raw, "unsendable", f"Kafka refused the record: {error}")
         refused.clear()
-        return had
 
     def publish_account(self, account_id: str, value: bytes | None) -> None:
         self.send(self.topics.accounts, account_id.encode(), value)
