@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+IDENTIFIER = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # the same rule, for `fullmatch` outside pydantic
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 """account_id / api_key_id charset of docs/events.md: safe in keys, paths and SQL literals."""
 

@@ -7,6 +7,7 @@ building the settings with explicit values.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,11 @@ class TopicSettings(BaseSettings):
         return self.name("usage.dlq")
 
     @cached_property
+    def dlq_replays(self) -> str:
+        """Which dead letters `usageflow dlq replay` re-published, and where the copies went."""
+        return self.name("usage.dlq.replays")
+
+    @cached_property
     def group(self) -> str:
         return self.name("usageflow")
 
@@ -122,3 +128,19 @@ class StreamSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 6066
     log_format: str = Field(default="text", validation_alias="USAGEFLOW_LOG_FORMAT")  # text | json
+    instance_id: str | None = Field(
+        default=None,
+        description="Static consumer-group membership id (group.instance.id) of this worker: stable across "
+        "its restarts, unique among workers. Default: derived from the host, data dir and HTTP endpoint.",
+    )
+
+
+class EventTimeSettings(BaseSettings):
+    """The accepted event-time range (docs/design.md, "Hostile input"): an event whose `ts` is
+    before `earliest` or more than `max_ahead_s` after the wall clock is a `ts_out_of_range`
+    dead letter."""
+
+    model_config = SettingsConfigDict(env_prefix="USAGEFLOW_EVENT_TIME_", **_COMMON)  # type: ignore[typeddict-item]
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_ahead_s: float = Field(default=300.0, ge=0)

@@ -10,10 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from usageflow.schemas import UsageEvent
 from usageflow.schemas.decode import decode_event
+from usageflow.schemas.event_time import EventTimeRange
 
 from usageflow.errors import ValidationFailure
 
 pytestmark = pytest.mark.unit
+# The round trip covers 2000 .. 2031: a clock past all of it.
+EVERY_TS_SINCE_2000 = EventTimeRange(clock=lambda: datetime(2032, 1, 1, tzinfo=UTC)).window()
 
 IDENT = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-",
@@ -90,7 +93,7 @@ def test_valid_events_round_trip(
         latency_ms=latency,
         ts=ts.isoformat(),
     )
-    parsed = decode_event(json.dumps(raw).encode())
+    parsed = decode_event(json.dumps(raw).encode(), EVERY_TS_SINCE_2000)
     assert parsed.event_id == event_id and parsed.account_id == account
     assert parsed.ts == ts
     again = UsageEvent.model_validate_json(parsed.model_dump_json())

@@ -2,6 +2,13 @@
 
 A plain consumer with no group reads every partition from the beginning, so every worker sees
 every account (Faust's GlobalTable is not relied on: it misses updates with several workers).
+
+A record that is not a valid Account, or whose key is not its `account_id`, is rejected whole
+(the account keeps its last valid version) and goes to the dead-letter topic with reason
+`invalid_account` and the accounts topic as its source: it never reaches the warehouse copy, so
+it can neither block the account sink nor a worker's start. Every worker reads the whole topic
+at each start, so such a record is dead-lettered again each time; `usageflow dlq list` shows
+the copies of one source record as one entry.
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ import logging
 import threading
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from usageflow.config import KafkaSettings
+from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
+from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
 from usageflow.schemas import Account
+from usageflow.schemas.common import IDENTIFIER
 from usageflow.schemas.decode import decode_account
 
 log = logging.getLogger(__name__)
@@ -23,9 +32,12 @@ log = logging.getLogger(__name__)
 class AccountDirectory:
     """Thread-safe account look-up kept current from Kafka; changes are queued for the warehouse."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, dead_letter_topic: str | None = None) -> None:
         self._kafka = kafka
         self._topic = topic
+        self._dlq_topic = dead_letter_topic or sibling_dead_letter_topic(topic)
+        self._producer: Producer | None = None
+        self.rejected = 0
         self._accounts: dict[str, Account] = {}
         self._pending: dict[str, Account | None] = {}
         self._lock = threading.Lock()
@@ -59,6 +71,10 @@ class AccountDirectory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._producer is not None:
+            left = self._producer.flush(10)
+            if left:
+                log.warning("account directory: %d dead letter(s) not acknowledged at shutdown", left)
 
     def _run(self) -> None:
         consumer = Consumer(
@@ -90,26 +106,57 @@ class AccountDirectory:
                     else:
                         log.warning("account directory: %s", error)
                     continue
-                self._apply(msg.key(), msg.value())
+                self._apply(msg)
         except Exception:
             log.exception("account directory stopped")
             time.sleep(0)
         finally:
             consumer.close()
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, msg: Message) -> None:
+        key, value = msg.key(), msg.value()
         if value is None:
-            if key:
-                account_id = key.decode("utf-8", "replace")
+            account_id = key.decode("utf-8", "replace") if key else ""
+            if IDENTIFIER.fullmatch(account_id):  # any other key cannot name an account
                 with self._lock:
                     self._accounts.pop(account_id, None)
                     self._pending[account_id] = None
             return
         try:
             account = decode_account(value)
+            if key != account.account_id.encode():
+                shown = key.decode("utf-8", "replace")[:128] if key is not None else None
+                raise ValidationFailure(
+                    "invalid_account", f"record key {shown!r} is not its account_id {account.account_id!r}"
+                )
         except ValidationFailure as exc:
-            log.warning("ignoring invalid account record: %s", exc.message)
+            self._dead_letter(msg, exc)
             return
         with self._lock:
             self._accounts[account.account_id] = account
             self._pending[account.account_id] = account
+
+    def _dead_letter(self, msg: Message, exc: ValidationFailure) -> None:
+        """Never raises: a dead letter that cannot be sent is logged, the directory goes on."""
+        self.rejected += 1
+        log.warning("invalid account record at %s[%s]@%s: %s", self._topic, msg.partition(), msg.offset(), exc.message)
+        key = msg.key()
+        value = dead_letter_value(
+            exc.reason, exc.message, msg.value(), self._topic, msg.partition() or 0, msg.offset() or 0, key
+        )
+        try:
+            if self._producer is None:
+                self._producer = Producer({**self._kafka.confluent_config(), "enable.idempotence": True, "acks": "all"})
+            headers: list[tuple[str, str | bytes | None]] = list(dead_letter_headers(exc.reason))
+            self._producer.produce(self._dlq_topic, key=key, value=value, headers=headers)
+            self._producer.poll(0)
+        except (KafkaException, BufferError) as err:
+            log.error("account directory: could not dead-letter an invalid account record: %s", err)
+
+
+def sibling_dead_letter_topic(accounts_topic: str) -> str:
+    """The dead-letter topic of the same topic prefix as `accounts_topic`."""
+    base = TopicSettings(topic_prefix="")
+    if accounts_topic.endswith(base.accounts):
+        return TopicSettings(topic_prefix=accounts_topic[: -len(base.accounts)]).dlq
+    return TopicSettings().dlq

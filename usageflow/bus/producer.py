@@ -19,13 +19,21 @@ from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
 from usageflow.schemas.decode import decode_event
+from usageflow.schemas.event_time import default_event_time_range
 
 
 @dataclass
 class PublishReport:
+    """Every non-blank line is either published or rejected: `published + rejected == lines`."""
+
+    lines: int = 0
     published: int = 0
     rejected: int = 0
     rejections: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, message)
+
+    def reject(self, number: int, reason: str, message: str) -> None:
+        self.rejected += 1
+        self.rejections.append((number, reason, message))
 
 
 class Publisher:
@@ -61,9 +69,11 @@ class Publisher:
             self._errors.append(str(err))
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, **kw: Any) -> None:
+        """Queue one record (KafkaException if librdkafka refuses it at once, e.g. too large)."""
+        kw.setdefault("on_delivery", self._on_delivery)
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery, **kw)
+                self._producer.produce(topic, key=key, value=value, **kw)
                 return
             except BufferError:
                 self._producer.poll(0.1)
@@ -80,30 +90,77 @@ class Publisher:
         source: str,
         on_progress: Callable[[int], None] | None = None,
     ) -> PublishReport:
-        """Send JSON lines. A line that breaks the contract is not sent as an event: it goes to
-        the dead-letter topic (source = file name, offset = line number) and is counted rejected."""
+        """Send JSON lines. A line that breaks the contract, or that Kafka refuses (too large for a
+        record), is not sent as an event: it goes to the dead-letter topic (source = file name,
+        offset = line number) and is counted rejected. A line counts as published once Kafka has
+        acknowledged it."""
         report = PublishReport()
+        refused: list[tuple[int, bytes, bytes]] = []  # (line, key, raw) Kafka refused, from callbacks
+
+        def delivered(number: int, key: bytes, raw: bytes) -> Callable[[Any, Any], None]:
+            def on_delivery(err: Any, _msg: Any) -> None:
+                if err is None:
+                    report.published += 1
+                else:
+                    refused.append((number, key, raw))
+
+            return on_delivery
+
+        def dead_letter(number: int, raw: bytes, reason: str, message: str) -> None:
+            report.reject(number, reason, message)
+            key = _guess_key(raw)
+            value = dead_letter_value(reason, message, raw, source, -1, number, key)
+            self.send(self.topics.dlq, key, value, headers=dead_letter_headers(reason))
+
+        window = default_event_time_range().window()
         for number, line in enumerate(lines, start=1):
             raw = line.rstrip(b"\r\n")
             if not raw.strip():
                 continue
+            report.lines += 1
+            if number % 1000 == 0:
+                window = default_event_time_range().window()
             try:
-                event = decode_event(raw)
+                event = decode_event(raw, window)
             except ValidationFailure as exc:
-                report.rejected += 1
-                report.rejections.append((number, exc.reason, exc.message))
-                key = _guess_key(raw)
-                value = dead_letter_value(exc.reason, exc.message, raw, source, -1, number, key)
-                self.send(self.topics.dlq, key, value, headers=dead_letter_headers(exc.reason))
+                dead_letter(number, raw, exc.reason, exc.message)
             else:
-                self.send(self.topics.events, event.account_id.encode(), raw)
-                report.published += 1
+                key = event.account_id.encode()
+                try:
+                    self.send(self.topics.events, key, raw, on_delivery=delivered(number, key, raw))
+                except KafkaException as exc:
+                    dead_letter(number, raw, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
             if number % 1000 == 0:
                 self._producer.poll(0)
                 if on_progress:
                     on_progress(number)
+        self._producer.flush(60.0)
+        self._resend_alone(refused, report, dead_letter)
         self.flush()
+        report.rejections.sort()
         return report
+
+    def _resend_alone(
+        self,
+        refused: list[tuple[int, bytes, bytes]],
+        report: PublishReport,
+        dead_letter: Callable[[int, bytes, str, str], None],
+    ) -> None:
+        """A broker refuses a whole batch when one record in it is too large: send each refused
+        line again on its own, and dead-letter (`unsendable`) only those refused alone too."""
+        for number, key, raw in refused:
+            outcome: list[Any] = []
+            try:
+                self.send(self.topics.events, key, raw, on_delivery=lambda err, _msg, seen=outcome: seen.append(err))
+                self._producer.flush(60.0)
+            except KafkaException as exc:
+                outcome = [_kafka_error(exc)]
+            if outcome and outcome[0] is None:
+                report.published += 1
+            else:
+                error = outcome[0] if outcome else "not acknowledged"
+                dead_letter(number, raw, "unsendable", f"Kafka refused the record: {error}")
+        refused.clear()
 
     def publish_account(self, account_id: str, value: bytes | None) -> None:
         self.send(self.topics.accounts, account_id.encode(), value)
@@ -125,6 +182,11 @@ def _guess_key(raw: bytes) -> bytes | None:
         return None
     account = data.get("account_id") if isinstance(data, dict) else None
     return account.encode() if isinstance(account, str) and len(account) <= 128 else None
+
+
+def _kafka_error(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else exc
+    return str(error.str() if hasattr(error, "str") else error)
 
 
 def publish_raw(producer: Publisher, topic: str, key: bytes | None, value: bytes) -> None:

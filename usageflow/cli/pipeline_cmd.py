@@ -73,6 +73,7 @@ def publish_cmd(
     if fmt == "json":
         print_json(
             {
+                "lines": report.lines,
                 "published": report.published,
                 "rejected": report.rejected,
                 "rejections": [{"line": n, "reason": r, "message": m} for n, r, m in report.rejections],

@@ -11,6 +11,7 @@ from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event
 from usageflow.schemas import Account, UsageEvent
 from usageflow.schemas.decode import decode_event
+from usageflow.schemas.event_time import EventTimeRange, default_event_time_range
 
 
 class RawRecord(NamedTuple):
@@ -51,13 +52,17 @@ def process_batch(
     records: Sequence[RawRecord],
     lookup_account: Callable[[str], Account | None],
     book: PriceBook,
+    event_times: EventTimeRange | None = None,
 ) -> BatchOutcome:
-    """Validate, dedupe within the batch by (account_id, event_id), and rate."""
+    """Validate, dedupe within the batch by (account_id, event_id), and rate. Every record is
+    either rated or rejected with a reason; nothing raises. `event_times`: the accepted
+    event-time range (default: the configured one), taken once for the whole batch."""
+    window = (event_times or default_event_time_range()).window()
     outcome = BatchOutcome()
     seen: set[tuple[str, str]] = set()
     for record in records:
         try:
-            event: UsageEvent = decode_event(record.value)
+            event: UsageEvent = decode_event(record.value, window)
             identity = (event.account_id, event.event_id)
             if identity in seen:
                 outcome.duplicates_in_batch += 1

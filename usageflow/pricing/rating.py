@@ -87,7 +87,10 @@ def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> R
     if event.region and event.region not in book.regions:
         raise ValidationFailure("unknown_region", f"region {event.region!r} is not in the price book")
     tz_name = billing_timezone(account, book)
-    local = event.ts.astimezone(zone(tz_name))
+    try:
+        local = event.ts.astimezone(zone(tz_name))
+    except OverflowError:  # only outside the accepted event-time range, which decode checks
+        raise ValidationFailure("ts_out_of_range", f"ts {event.ts.isoformat()} has no date in {tz_name}") from None
     prices = _prices(book, event.model, event.region, is_off_peak(local, book))
     in_price, out_price, region_mult, off_peak_mult, per_in_token, per_out_token = prices
     # Equal to list_cost(...) exactly: every step is exact at these magnitudes (a list cost has
