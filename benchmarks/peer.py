@@ -56,8 +56,6 @@ def window_initializer(rated: Any) -> dict[str, list[int]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from quixstreams import Application
     from quixstreams.sinks.base import BatchingSink, SinkBatch
-    from usageflow.schemas.decode import decode_event
-    from usageflow.streams.rated_rows import rated_events_table
 
     from usageflow.billing.tables import load_price_book as load_price_tables
     from usageflow.bus.accounts import AccountDirectory
@@ -65,6 +63,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from usageflow.errors import ValidationFailure
     from usageflow.pricing.price_book import load_price_book
     from usageflow.pricing.rating import RatedEvent, rate_event
+    from usageflow.schemas.decode import decode_event
+    from usageflow.streams.rated_rows import rated_events_table
     from usageflow.warehouse import open_warehouse
     from usageflow.warehouse.migrate import migrate
 

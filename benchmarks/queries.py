@@ -28,13 +28,13 @@ def load_month(warehouse: Any, rows: int, accounts: int, book: Any) -> float:
     """Rows into rated_events; returns seconds spent inserting (rating excluded)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from usageflow.demo.generator import generate_events
-    from usageflow.schemas import UsageEvent
-    from usageflow.streams.rated_rows import rated_events_table
 
     from benchmarks.workload import bench_accounts, bench_shape
     from usageflow.billing.tables import upsert_accounts
+    from usageflow.demo.generator import generate_events
     from usageflow.pricing.rating import rate_event
+    from usageflow.schemas import UsageEvent
+    from usageflow.streams.rated_rows import rated_events_table
 
     directory = {a.account_id: a for a in bench_accounts(accounts)}
     upsert_accounts(warehouse, list(directory.values()))

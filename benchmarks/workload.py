@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import orjson
+
 from usageflow.demo.generator import StreamShape, generate_events, generate_lines
 from usageflow.schemas import Account
 

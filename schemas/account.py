@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from usageflow.schemas.common import Identifier
 
 PlanName = Literal["payg", "starter", "standard", "professional", "enterprise"]

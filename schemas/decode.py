@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+
+from usageflow.errors import ValidationFailure
 from usageflow.schemas import Account, UsageEvent
 from usageflow.schemas.event_time import TimeWindow, default_event_time_range
 from usageflow.schemas.strict_json import EXTRA_CHECKED, distinct_keys, refuse_duplicate_keys, strict_loads
-
-from usageflow.errors import ValidationFailure
 
 MAX_RECORD_BYTES = 1_000_000
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from pydantic import BaseModel
+
 from usageflow.schemas import Account, Alert, DeadLetter, UsageEvent
 
 HERE = Path(__file__).resolve().parent

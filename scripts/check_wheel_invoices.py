@@ -73,7 +73,9 @@ def main(oracle_path: str, accounts_file: str, events_file: str) -> int:
             lines = [(line["kind"], line["amount"]) for line in billed["lines"]]
             expected = [(line.kind, f"{line.amount:.2f}") for line in invoice.lines]
             if billed["total"] != f"{invoice.total:.2f}" or lines != expected:
-                problems.append(f"{month} {account_id}: billed {billed['total']} {lines}, oracle {invoice.total} {expected}")
+                problems.append(
+                    f"{month} {account_id}: billed {billed['total']} {lines}, oracle {invoice.total} {expected}"
+                )
         print(f"wheel-check: {month}: {len(invoices)} invoice(s) checked", file=sys.stderr)
     for problem in problems:
         print(f"wheel-check: {problem}", file=sys.stderr)

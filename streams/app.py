@@ -30,7 +30,7 @@ from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.pipeline import BatchPipeline, Topics
 from usageflow.streams.progress import WorkerState
 from usageflow.streams.reader import EventBatch, EventReader
-from usageflow.streams.source import BatchSource
+from usageflow.streams.source import BatchSource, default_instance_id
 from usageflow.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ def create_app(parts: WorkerParts) -> Worker:
         # session of a SIGKILLed one to expire (60 s by default) before the app is ready.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
+        # Static membership for Faust's consumer too, so a restarted worker rejoins at once.
+        consumer_group_instance_id=default_instance_id(parts.topics.group, stream, parts.paths) + ".faust",
         web_enabled=True,
         web_bind=stream.http_host,
         web_host=stream.http_host,
@@ -119,8 +121,14 @@ def create_app(parts: WorkerParts) -> Worker:
         parts.kafka,
         stop,
     )
+    instance_id = default_instance_id(parts.topics.group, stream, parts.paths)
     source = BatchSource(
-        parts.kafka, parts.topics.events, parts.topics.group, stream.flush_max_rows, stream.flush_interval_s
+        parts.kafka,
+        parts.topics.events,
+        parts.topics.group,
+        stream.flush_max_rows,
+        stream.flush_interval_s,
+        instance_id=instance_id,
     )
     batches = app.channel()
     pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="usageflow-pipeline")

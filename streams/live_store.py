@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import orjson
 import pyarrow as pa
-from usageflow.schemas import Alert
 
 from usageflow.alerting.engine import AccountSeed
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
+from usageflow.schemas import Alert
 from usageflow.warehouse import Warehouse
 from usageflow.warehouse.client import BoundText
 

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey, alert_key
-from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
+from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_key, dead_letter_value
 from usageflow.config import KafkaSettings
 from usageflow.ingest.batch import BatchOutcome, RawRecord, next_offsets, process_batch
 from usageflow.pricing.price_book import PriceBook
@@ -175,10 +175,9 @@ class BatchPipeline:
 
     def _dead_letter(self, record: RawRecord, reason: str, message: str, report: BatchReport) -> OutgoingRecord:
         report.dead_letters[reason] = report.dead_letters.get(reason, 0) + 1
-        value = dead_letter_value(
-            reason, message, record.value, record.topic, record.partition, record.offset, record.key
-        )
-        return OutgoingRecord(self.topics.dlq, record.key, value, tuple(dead_letter_headers(reason)))
+        key = dead_letter_key(record.key)
+        value = dead_letter_value(reason, message, record.value, record.topic, record.partition, record.offset, key)
+        return OutgoingRecord(self.topics.dlq, key, value, tuple(dead_letter_headers(reason)))
 
     def _sync_published(self) -> list[AlertKey]:
         """The alerts topic's keys; published alerts the warehouse misses are stored now (a worker

@@ -44,7 +44,7 @@ def run_worker(settings: WorkerSettings, stop_at_offsets: dict[int, int] | None 
     book = load_price_book(settings.paths.price_book)
     _until_ready("Kafka", lambda: ensure_topics(settings.kafka, settings.topics))
     warehouse = _until_ready("the warehouse", lambda: _prepare_warehouse(settings.warehouse_url, book))
-    accounts = AccountDirectory(settings.kafka, settings.topics.accounts)
+    accounts = AccountDirectory(settings.kafka, settings.topics.accounts, dead_letter_topic=settings.topics.dlq)
     accounts.start()
     _store_accounts(warehouse, accounts)
     parts = WorkerParts(

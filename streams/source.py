@@ -76,7 +76,14 @@ def default_instance_id(group: str, stream: StreamSettings | None = None, paths:
 
 class BatchSource:
     def __init__(
-        self, kafka: KafkaSettings, topic: str, group: str, max_rows: int, linger_s: float, idle_s: float = 0.5
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        group: str,
+        max_rows: int,
+        linger_s: float,
+        idle_s: float = 0.5,
+        instance_id: str | None = None,
     ) -> None:
         self.topic = topic
         self.max_rows = max_rows
@@ -84,7 +91,7 @@ class BatchSource:
         self.idle_s = idle_s
         # Every consumer call on one thread: librdkafka runs rebalance callbacks in the caller.
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="usageflow-events")
-        self._config = consumer_config(kafka, group)
+        self._config = consumer_config(kafka, group, instance_id)
         self._consumer: Consumer | None = None
         self._pending: dict[int, int] = {}  # partition -> next offset, stored but not committed
         self._reassigned = False

@@ -27,16 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from usageflow.demo.generator import StreamShape, generate_lines
-from usageflow.schemas import Account
-from usageflow.schemas.decode import decode_event
 
 from tests.fixtures.cli import UsageflowCli
 from tests.oracle import billing as ref
 from usageflow.config import KafkaSettings, TopicSettings
+from usageflow.demo.generator import StreamShape, generate_lines
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.pricing.rating import RatedEvent, rate_event
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_event
 
 PROBE_SCRIPT = Path(__file__).with_name("probe_warehouse.py")
 HOLD_SCRIPT = Path(__file__).with_name("hold_chdb.py")

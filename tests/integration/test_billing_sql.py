@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account, UsageEvent
 
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from tests.oracle import billing as ref
@@ -28,6 +27,7 @@ from usageflow.billing.tables import ACCOUNT_COLUMNS, load_price_book, upsert_ac
 from usageflow.errors import PriceBookError, UsageflowError
 from usageflow.pricing.price_book import PriceBook, Tier
 from usageflow.pricing.rating import RatedEvent, rate_event
+from usageflow.schemas import Account, UsageEvent
 from usageflow.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usageflow.schemas import Account, UsageEvent
 
 from usageflow.billing import queries
 from usageflow.billing.html_report import render_html
 from usageflow.billing.tables import load_price_book, upsert_accounts
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event
+from usageflow.schemas import Account, UsageEvent
 from usageflow.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usageflow.schemas import Account
 
 from usageflow.billing import queries, snapshots
 from usageflow.billing.tables import ACCOUNT_COLUMNS, load_price_book, upsert_accounts
 from usageflow.errors import WarehouseError
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import discover, migrate
 from usageflow.warehouse.sql_text import statements

@@ -9,10 +9,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from usageflow.demo.generator import StreamShape, generate_lines
 
 from tests.fixtures.cli import UsageflowCli
 from tests.integration.test_alerts_stream import wait_for
+from usageflow.demo.generator import StreamShape, generate_lines
 
 pytestmark = pytest.mark.integration
 

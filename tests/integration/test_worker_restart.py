@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer
-from usageflow.streams.source import consumer_config
 
 from usageflow.bus.admin import ensure_topics
 from usageflow.config import KafkaSettings, TopicSettings
+from usageflow.streams.source import consumer_config
 
 pytestmark = pytest.mark.integration
 SESSION_TIMEOUT_S = 10.0  # streams.source.consumer_config

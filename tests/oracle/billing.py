@@ -21,8 +21,6 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from usageflow.schemas import Account
-
 from usageflow.billing.model import (
     BreakdownRow,
     CostHint,
@@ -34,6 +32,7 @@ from usageflow.billing.model import (
 )
 from usageflow.pricing.price_book import PriceBook, Tier
 from usageflow.pricing.rating import RatedEvent
+from usageflow.schemas import Account
 
 ONE = Fraction(1)
 ZERO = Fraction(0)

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from usageflow.schemas import Account
-from usageflow.schemas.decode import decode_account
 
 from tests.fixtures.hostile import HOSTILE_ACCOUNTS
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_account
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,6 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account, Alert, UsageEvent
 
 from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.rules import (
@@ -28,6 +27,7 @@ from usageflow.alerting.rules import (
 from usageflow.alerting.state import AccountLiveState
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event
+from usageflow.schemas import Account, Alert, UsageEvent
 
 pytestmark = pytest.mark.unit
 

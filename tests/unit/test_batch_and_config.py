@@ -7,12 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from usageflow.schemas import Account
 
 from usageflow.config import KafkaSettings
 from usageflow.errors import ConfigError, PriceBookError
 from usageflow.ingest.batch import RawRecord, process_batch
 from usageflow.pricing.price_book import PriceBook, load_price_book
+from usageflow.schemas import Account
 from usageflow.warehouse.client import parse_warehouse_url
 
 pytestmark = pytest.mark.unit

@@ -148,6 +148,7 @@ def exported_series() -> set[str]:
     """Every series name the worker's /metrics can show, from a rendered WorkerMetrics with one
     child per labelled metric (a labelled metric without children renders no sample)."""
     from prometheus_client.parser import text_string_to_metric_families
+
     from usageflow.streams.metrics import WorkerMetrics
 
     metrics = WorkerMetrics()

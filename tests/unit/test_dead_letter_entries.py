@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 import pytest
 from rich.console import Console
-from usageflow.streams.source import consumer_config, default_instance_id
 
 from usageflow.bus.dead_letter_index import build_entries, replay_marker
 from usageflow.cli import dlq_cmd
 from usageflow.config import KafkaSettings, PathSettings, StreamSettings
+from usageflow.streams.source import consumer_config, default_instance_id
 
 pytestmark = pytest.mark.unit
 

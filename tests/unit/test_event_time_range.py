@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account
-from usageflow.schemas.decode import decode_event
-from usageflow.schemas.event_time import SAFE_EARLIEST, SAFE_LATEST, EventTimeRange
-from usageflow.streams.rated_rows import rated_events_table
 
 from tests.fixtures.hostile import NOW, event
 from usageflow.config import EventTimeSettings
 from usageflow.errors import ConfigError, ValidationFailure
 from usageflow.ingest.batch import RawRecord, process_batch
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account
+from usageflow.schemas.decode import decode_event
+from usageflow.schemas.event_time import SAFE_EARLIEST, SAFE_LATEST, EventTimeRange
+from usageflow.streams.rated_rows import rated_events_table
 
 pytestmark = pytest.mark.unit
 

@@ -13,17 +13,17 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account, DeadLetter
-from usageflow.schemas.decode import decode_event
-from usageflow.schemas.event_time import EventTimeRange
-from usageflow.schemas.strict_json import key_marks
-from usageflow.streams.rated_rows import rated_events_table
 
 from tests.fixtures.hostile import GOOD_EVENTS, HOSTILE_EVENTS, NOW, event
 from usageflow.bus.dead_letters import MAX_DEAD_LETTER_BYTES, dead_letter_value
 from usageflow.errors import ValidationFailure
 from usageflow.ingest.batch import RawRecord, process_batch
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account, DeadLetter
+from usageflow.schemas.decode import decode_event
+from usageflow.schemas.event_time import EventTimeRange
+from usageflow.schemas.strict_json import key_marks
+from usageflow.streams.rated_rows import rated_events_table
 
 pytestmark = pytest.mark.unit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from usageflow.schemas.generate import HERE, RECORDS, render
 
 pytestmark = pytest.mark.unit

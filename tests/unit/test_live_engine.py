@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from usageflow.schemas import Account, UsageEvent
 
 from usageflow.alerting.engine import AccountSeed, LiveEngine
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, rate_event
+from usageflow.schemas import Account, UsageEvent
 
 pytestmark = pytest.mark.unit
 BOOK = PriceBook()

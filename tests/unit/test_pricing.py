@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account
 
 from tests.oracle import billing as ref
 from usageflow.alerting.rules import BudgetEstimator, account_limits
@@ -20,6 +19,7 @@ from usageflow.pricing.money import decimal_or_cents, finite_decimal, money, rou
 from usageflow.pricing.price_book import Discounts, PriceBook, Tier
 from usageflow.pricing.terms import account_terms, daily_token_limit, plan_allowance
 from usageflow.pricing.tiers import TierSchedule, tier_schedule
+from usageflow.schemas import Account
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from usageflow.schemas import Account, UsageEvent
 
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event
+from usageflow.schemas import Account, UsageEvent
 
 pytestmark = pytest.mark.unit
 BOOK = PriceBook()

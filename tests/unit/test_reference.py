@@ -9,13 +9,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from usageflow.schemas import Account, UsageEvent
 
 from tests.fixtures.spec_examples import CLI_MD_INVOICE
 from tests.oracle import billing as ref
 from usageflow.billing.model import Invoice, InvoiceLine, dumps, money, money_str
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import rate_event
+from usageflow.schemas import Account, UsageEvent
 
 pytestmark = pytest.mark.unit
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from usageflow.demo.generator import BAD_LINES, MODELS, sample_event_lines
-from usageflow.schemas import Account
 
 from usageflow.cli.main import main
 from usageflow.cli.sample_cmd import SAMPLES, sample_file
+from usageflow.demo.generator import BAD_LINES, MODELS, sample_event_lines
 from usageflow.pricing.price_book import PriceBook, load_price_book
+from usageflow.schemas import Account
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,11 @@ import logging
 
 import faust
 import pytest
-from usageflow.streams.app import faust_broker_options
 
 from usageflow.config import KafkaSettings, StreamSettings, WarehouseSettings
 from usageflow.errors import WarehouseError
 from usageflow.logs import JsonFormatter
+from usageflow.streams.app import faust_broker_options
 from usageflow.warehouse.client import open_warehouse, parse_warehouse_url
 
 pytestmark = pytest.mark.unit

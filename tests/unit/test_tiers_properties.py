@@ -10,11 +10,11 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from usageflow.schemas import Account
 
 from tests.oracle import billing as ref
 from usageflow.pricing.money import money
 from usageflow.pricing.price_book import PriceBook
+from usageflow.schemas import Account
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from usageflow.errors import ValidationFailure
 from usageflow.schemas import UsageEvent
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.event_time import EventTimeRange
-
-from usageflow.errors import ValidationFailure
 
 pytestmark = pytest.mark.unit
 # The round trip covers 2000 .. 2031: a clock past all of it.

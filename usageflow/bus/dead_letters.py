@@ -21,6 +21,17 @@ MESSAGE_CHARS = 1000
 _FIXED_ROOM = 6 * (TEXT_COPY_BYTES + KEY_TEXT_CHARS + MESSAGE_CHARS) + 4096
 
 
+MAX_KEY_BYTES = 4096
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The record key a dead letter is sent with: the original key, or for a key too large to
+    carry, `sha256:` and its digest (the original record can still be found by it)."""
+    if key is None or len(key) <= MAX_KEY_BYTES:
+        return key
+    return b"sha256:" + hashlib.sha256(key).hexdigest().encode()
+
+
 def original_budget(key: bytes | None) -> int:
     """How many bytes of the original a dead letter sent with `key` as its record key can carry."""
     room = MAX_DEAD_LETTER_BYTES - len(key or b"") - _FIXED_ROOM

@@ -7,14 +7,12 @@ import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from usageflow.bus.reader import read_topic
 from usageflow.cli.context import CliContext
-from usageflow.cli.output import console, print_json, print_jsonl, print_table
+from usageflow.cli.output import console, print_json, print_jsonl
 
 if TYPE_CHECKING:
     from usageflow.bus.dead_letter_index import DeadLetterEntry
@@ -144,62 +142,5 @@ def _landed(
     return on_delivery
 
 
-def alerts_cmd(
-    typer_ctx: typer.Context,
-    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Read the whole topic.")] = False,
-    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new alerts.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or jsonl")] = "table",
-) -> None:
-    """Read the alerts topic; without --follow, stop at its end."""
-    ctx: CliContext = typer_ctx.obj
-    messages = read_topic(ctx.kafka(), ctx.topics().alerts, from_beginning=from_beginning or not follow, follow=follow)
-    alerts = (orjson.loads(m.value() or b"{}") for m in messages)
-    if fmt == "jsonl" or (follow and fmt != "json"):
-        if fmt == "jsonl":
-            print_jsonl(alerts)
-            return
-        for a in alerts:
-            console.print(_alert_line(a), highlight=False)
-        return
-    items = list(alerts)
-    if fmt == "json":
-        print_json(items)
-    else:
-        print_table(
-            f"{len(items)} alert(s)",
-            [
-                "triggered_at",
-                "account_id",
-                "type",
-                "period",
-                "level",
-                "value",
-                "limit",
-                "percentage",
-            ],
-            [
-                (
-                    a["triggered_at"],
-                    a["account_id"],
-                    a["type"],
-                    a["period"],
-                    a["level"],
-                    a["value"],
-                    a["limit"],
-                    a["percentage"],
-                )
-                for a in items
-            ],
-        )
-
-
-def _alert_line(a: dict[str, Any]) -> str:
-    return (
-        f"{a['triggered_at']}  {a['account_id']}  {a['type']}  {a['period']}  level {a['level']}  "
-        f"{a['value']}/{a['limit']} ({a['percentage']}%)"
-    )
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(dlq_app, name="dlq")
-    app.command("alerts")(alerts_cmd)
