@@ -27,6 +27,7 @@ def load_oracle(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location("usageflow_oracle", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -62,7 +63,10 @@ def main(oracle_path: str, accounts_file: str, events_file: str) -> int:
     problems = []
     for month, invoices in sorted(want.items()):
         out = subprocess.run(
-            ["usageflow", "invoice", "--month", month, "--format", "json"], capture_output=True, text=True, check=True
+            [str(Path(sys.executable).with_name("usageflow")), "invoice", "--month", month, "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         got = {i["account_id"]: i for i in json.loads(out.stdout)}
         for account_id, invoice in invoices.items():
