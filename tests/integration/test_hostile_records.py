@@ -84,8 +84,9 @@ def test_hostile_records_on_the_topics_never_stop_the_worker(cli: UsageflowCli, 
 
     inv = invoice(cli, "hostile-edu")
     assert inv["plan"] == "payg" and usage(inv) == GOOD_USAGE
-    for nobody in ("edu-victim", "atk"):  # the duplicate account_id billed neither
-        assert invoice(cli, nobody)["tokens"] == 0
+    for nobody in ("edu-victim", "atk"):  # the duplicate account_id billed neither: both stay unknown
+        refused = cli.run("invoice", "--month", "2026-11", "--account", nobody, "--format", "json", check=False)
+        assert refused.returncode == 1 and f"unknown account '{nobody}'" in refused.stderr, refused.stderr
 
     # A restarted worker starts despite the bad account records, and later changes still land.
     (tmp_path / "accounts.yaml").write_text("- account_id: hostile-edu\n  plan: starter\n")
