@@ -100,8 +100,6 @@ def create_app(parts: WorkerParts) -> Worker:
         # session of a SIGKILLed one to expire (60 s by default) before the app is ready.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
-        # Static membership for Faust's consumer too, so a restarted worker rejoins at once.
-        consumer_group_instance_id=default_instance_id(parts.topics.group, stream, parts.paths) + ".faust",
         web_enabled=True,
         web_bind=stream.http_host,
         web_host=stream.http_host,
@@ -121,7 +119,8 @@ def create_app(parts: WorkerParts) -> Worker:
         parts.kafka,
         stop,
     )
-    instance_id = default_instance_id(parts.topics.group, stream, parts.paths)
+    static = stream.static_membership or stream.instance_id
+    instance_id = default_instance_id(parts.topics.group, stream, parts.paths) if static else None
     source = BatchSource(
         parts.kafka,
         parts.topics.events,

@@ -128,6 +128,11 @@ class StreamSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 6066
     log_format: str = Field(default="text", validation_alias="USAGEFLOW_LOG_FORMAT")  # text | json
+    static_membership: bool = Field(
+        default=False,
+        description="Join the consumer group as a static member (group.instance.id), so a restarted worker "
+        "takes its partitions back without waiting out its old session.",
+    )
     instance_id: str | None = Field(
         default=None,
         description="Static consumer-group membership id (group.instance.id) of this worker: stable across "
