@@ -8,14 +8,12 @@ answer with what to run instead (docs/cli.md §5).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from usageflow.billing.access import run_query
 from usageflow.errors import UsageflowError, WarehouseError
-from usageflow.warehouse.client import WarehouseTarget, _locked_by_another_process, parse_warehouse_url
+from usageflow.warehouse.client import WarehouseTarget, _locked_by_another_process, connect_client, parse_warehouse_url
 from usageflow.warehouse.migrate import discover
 
 
@@ -61,7 +59,7 @@ def require_known_account(url: str, data_dir: Path, account: str) -> None:
 def _applied_versions(target: WarehouseTarget) -> set[str] | None:
     """The versions in the migration ledger, or None when there is no ledger (or no database)."""
     try:
-        client = _client(target)
+        client = connect_client(target)
     except Exception as exc:
         raise WarehouseError(f"cannot open warehouse {target.describe()}: {_first_line(exc)}") from exc
     try:
@@ -77,19 +75,6 @@ def _applied_versions(target: WarehouseTarget) -> set[str] | None:
         raise WarehouseError(f"cannot read warehouse {target.describe()}: {_first_line(exc)}") from exc
     finally:
         client.close()
-
-
-def _client(target: WarehouseTarget) -> Any:
-    """A client without a database, so that nothing is created by looking."""
-    if target.kind == "chdb":
-        return clickhouse_connect.get_client(interface="chdb", path=str(target.path))
-    return clickhouse_connect.get_client(
-        host=target.host,
-        port=target.port,
-        username=target.username,
-        password=target.password,
-        secure=target.secure,
-    )
 
 
 def _first_line(exc: BaseException) -> str:

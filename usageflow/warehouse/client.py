@@ -164,10 +164,10 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
             target.path.mkdir(parents=True, exist_ok=True)
             if target.path not in _OPENED_HERE and _locked_by_another_process(target.path):
                 raise WarehouseLockedError(_locked_message(target))
-        _connect(target).command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        connect_client(target).command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         if target.path is not None:
             _OPENED_HERE.add(target.path)
-        client = _connect(target, database)
+        client = connect_client(target, database)
     except WarehouseLockedError:
         raise
     except Exception as exc:
@@ -178,8 +178,9 @@ def open_warehouse(url: str, database: str | None = None) -> Warehouse:
     return Warehouse(client, target, database)
 
 
-def _connect(target: WarehouseTarget, database: str | None = None) -> Any:
-    """A clickhouse-connect client: chDB in-process, or a server over HTTP(S)."""
+def connect_client(target: WarehouseTarget, database: str | None = None) -> Any:
+    """A clickhouse-connect client: chDB in-process, or a server over HTTP(S); without `database`
+    it creates nothing by connecting."""
     if target.kind == "chdb":
         return clickhouse_connect.get_client(interface="chdb", path=str(target.path), database=database)
     return clickhouse_connect.get_client(
