@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,15 @@ import orjson
 
 from benchmarks import BenchError
 from benchmarks.worker import last_line
+
+HARNESS_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds `benchmarks/`
+
+
+def child_env() -> dict[str, str]:
+    """The harness is not installed: a part run in its own directory finds it on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HARNESS_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def run_child(
@@ -26,6 +36,7 @@ def run_child(
         proc = subprocess.Popen(
             [python or sys.executable, "-m", module, *args],
             cwd=workdir,
+            env=child_env(),
             stdout=subprocess.PIPE,
             stderr=log,
             start_new_session=True,

@@ -35,7 +35,7 @@ def run_bench(config: BenchConfig, say: Say) -> dict[str, Any]:
     }
     broker = None
     try:
-        if STREAM_PARTS & set(config.parts) or "alerts" in config.parts:
+        if STREAM_PARTS & set(config.parts) or {"alerts", "profile"} & set(config.parts):  # profile: the outbox
             broker = _start_kafka(env)
             _publish(env)
         if "raw" in config.parts:
