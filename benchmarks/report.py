@@ -44,7 +44,7 @@ def _fmt(value: Any) -> str:
 
 
 def print_table(result: dict[str, Any], console: Console) -> None:
-    table = Table(title="usageflow bench", title_justify="left")
+    table = Table(title="make bench", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("unit")

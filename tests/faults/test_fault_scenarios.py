@@ -313,8 +313,8 @@ def test_warehouse_held_by_another_process_at_start(
     fault_summary: Callable[[dict[str, Any]], None],
 ) -> None:
     """Another process holds the worker's chDB path for 30 s; the worker is started meanwhile
-    and the stream published. docs/guarantees.md: "warehouse down (server refuses, chDB path
-    locked): the sink retries with back-off … the worker recovers by itself". So the worker
+    and the stream published. docs/guarantees.md: "warehouse down (… chDB path locked …): the
+    pipeline retries with back-off … the worker recovers by itself". So the worker
     must still be running when the holder exits and then process everything. (If it exits
     instead, the scenario records that, restarts it after the holder is gone to check the rest,
     and fails.)"""

@@ -1,4 +1,4 @@
-"""Pure helpers of `usageflow bench`: percentiles, rates from progress points, py-spy summaries."""
+"""Pure helpers of the benchmark harness (`make bench`): percentiles, rates from progress points, py-spy summaries."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a failed warehouse call means: an outage that heals, rows the engine refused, or neither.
 
-The sink retries only outages (connection refused or reset, timeouts, too many parts, a held
+The pipeline retries only outages (connection refused or reset, timeouts, too many parts, a held
 chDB path, a disk that refuses writes for a while). When the engine refuses the *data* (a value
 out of a column's range, a conversion it cannot make), retrying the same rows can never
 succeed: the pipeline splits the batch to find the refused rows and dead-letters them. Anything
