@@ -116,7 +116,8 @@ def test_a_duplicated_account_id_bills_nobody() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_are_rated_or_rejected(raw: bytes) -> None:
-    run([raw, GOOD_EVENTS[0]])
+    outcome = run([raw, GOOD_EVENTS[0]])
+    assert "good-0" in {r.event.event_id for r in outcome.rated}  # the good record beside it is billed
 
 
 @settings(max_examples=300, deadline=None)
