@@ -1,4 +1,5 @@
-"""Rated events -> an Arrow table with the columns of `sql/0001_rated_events.sql`."""
+"""Rated events -> an Arrow table with the columns of `rated_events` (sql/0001_rated_events.sql
+and the columns later migrations add)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,31 @@ RATED_EVENTS_SCHEMA = pa.schema(
         ("billing_date", pa.date32()),
         ("extra", pa.string()),
         ("ingested_at", pa.timestamp("ms", tz="UTC")),
+        ("cached_input_tokens", pa.uint32()),
+        ("cache_write_tokens", pa.uint32()),
+        ("reasoning_tokens", pa.uint32()),
+        ("provider_cost", MONEY),
+        ("cached_input_per_1k", MONEY),
+        ("cache_write_per_1k", MONEY),
+        ("reasoning_per_1k", MONEY),
+        ("price_version", pa.string()),
+        ("rated_at", pa.timestamp("ms", tz="UTC")),
     ]
 )
 RATED_EVENT_COLUMNS = tuple(RATED_EVENTS_SCHEMA.names)
-_EVENT_COLUMNS = ("event_id", "account_id", "api_key_id", "model", "input_tokens", "output_tokens", "ts", "latency_ms")
+_EVENT_COLUMNS = (
+    "event_id",
+    "account_id",
+    "api_key_id",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "ts",
+    "latency_ms",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 _OPTIONAL_TEXT_COLUMNS = ("region", "feature", "user_id")  # NULL-free in the table: "" when absent
 _RATED_COLUMNS = (
     "input_per_1k",
@@ -51,8 +73,23 @@ _RATED_COLUMNS = (
     "billing_tz",
     "billing_month",
     "billing_date",
+    "cached_input_per_1k",
+    "cache_write_per_1k",
+    "reasoning_per_1k",
+    "price_version",
 )
-PRICE_COLUMNS = frozenset({"input_per_1k", "output_per_1k", "region_multiplier", "off_peak_multiplier"})
+PRICE_COLUMNS = frozenset(
+    {
+        "input_per_1k",
+        "output_per_1k",
+        "region_multiplier",
+        "off_peak_multiplier",
+        "cached_input_per_1k",
+        "cache_write_per_1k",
+        "reasoning_per_1k",
+    }
+)
+_STAMP_COLUMNS = frozenset({"ingested_at", "rated_at"})
 
 
 def _unscaled_bytes(value: Decimal, scale: int) -> bytes:
@@ -63,10 +100,16 @@ def _unscaled_bytes(value: Decimal, scale: int) -> bytes:
     return unscaled.to_bytes(16, "little", signed=True)
 
 
-def decimal_array(values: Sequence[Decimal], scale: int = 12, repeated: bool = False) -> pa.Array:
+def decimal_array(values: Sequence[Decimal | None], scale: int = 12, repeated: bool = False) -> pa.Array:
     """Decimal128(38, scale) straight from the unscaled integers: 30x faster than letting
     pyarrow convert Decimal objects. Refuses (never rounds) a value with more decimals.
-    `repeated`: few distinct values (unit prices, multipliers), each converted once."""
+    `repeated`: few distinct values (unit prices, multipliers), each converted once. None is
+    NULL (then through pyarrow's own conversion: only `provider_cost` has NULLs)."""
+    if any(value is None for value in values):
+        for value in values:
+            if value is not None:
+                _unscaled_bytes(value, scale)  # refuses a value that would be rounded
+        return pa.array(values, pa.decimal128(38, scale))
     if repeated:
         memo: dict[Decimal, bytes] = {}
         chunks = []
@@ -89,11 +132,12 @@ def rated_events_table(rated: Sequence[RatedEvent], now: datetime | None = None)
     cols.update({name: [getattr(e, name) or "" for e in events] for name in _OPTIONAL_TEXT_COLUMNS})
     cols.update({name: [getattr(r, name) for r in rated] for name in _RATED_COLUMNS})
     cols["extra"] = [orjson.dumps(e.model_extra).decode() if e.model_extra else "" for e in events]
+    cols["provider_cost"] = [e.provider_cost for e in events]
     arrays = [
         decimal_array(cols[field.name], repeated=field.name in PRICE_COLUMNS)
         if field.type == MONEY
         else pa.repeat(pa.scalar(ingested, field.type), len(rated))
-        if field.name == "ingested_at"
+        if field.name in _STAMP_COLUMNS
         else pa.array(cols[field.name], field.type)
         for field in RATED_EVENTS_SCHEMA
     ]

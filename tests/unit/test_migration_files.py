@@ -112,6 +112,11 @@ def test_cluster_forms() -> None:
     assert snapshot == "CREATE OR REPLACE VIEW x_snapshot ON CLUSTER c1 AS SELECT * FROM x_computed"
     (function,) = on_cluster("CREATE FUNCTION IF NOT EXISTS f AS (x) -> x", "c1", "db")
     assert function == "CREATE FUNCTION IF NOT EXISTS f ON CLUSTER c1 AS (x) -> x"
+    local, distributed = on_cluster("ALTER TABLE rated_events ADD COLUMN IF NOT EXISTS n UInt32 DEFAULT 0", "c1", "db")
+    assert local == "ALTER TABLE rated_events_local ON CLUSTER c1 ADD COLUMN IF NOT EXISTS n UInt32 DEFAULT 0"
+    assert distributed == "ALTER TABLE rated_events ON CLUSTER c1 ADD COLUMN IF NOT EXISTS n UInt32 DEFAULT 0"
+    (replicated,) = on_cluster("ALTER TABLE accounts DROP COLUMN IF EXISTS x", "c1", "db")
+    assert replicated == "ALTER TABLE accounts ON CLUSTER c1 DROP COLUMN IF EXISTS x"
 
 
 def test_cluster_name_is_a_plain_identifier() -> None:

@@ -1,4 +1,6 @@
-"""Rating one event (docs/pricing.md §2): list cost with region and off-peak multipliers, unrounded."""
+"""Rating one event (docs/pricing.md §2, §10, §11): the list cost of every token type at the
+prices of the version in force at the event time, with region and off-peak multipliers,
+unrounded."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from usageflow.errors import ValidationFailure
-from usageflow.pricing.price_book import PriceBook
+from usageflow.pricing.price_book import PriceBook, TokenPrices
 from usageflow.schemas import Account, UsageEvent
 
 _THOUSAND = Decimal(1000)
@@ -29,6 +31,10 @@ class RatedEvent(NamedTuple):
     billing_tz: str
     billing_month: str
     billing_date: date
+    cached_input_per_1k: Decimal
+    cache_write_per_1k: Decimal
+    reasoning_per_1k: Decimal
+    price_version: str  # the rating version's label (PriceBook.version_label)
 
 
 @lru_cache(maxsize=256)
@@ -45,35 +51,38 @@ def is_off_peak(local_time: datetime, book: PriceBook) -> bool:
     return start <= local_time.hour < end
 
 
-def list_cost(
-    input_tokens: int,
-    output_tokens: int,
-    input_per_1k: Decimal,
-    output_per_1k: Decimal,
-    region_multiplier: Decimal,
-    off_peak_multiplier: Decimal,
-) -> Decimal:
-    """The formula of §2, exactly (Decimal context precision is ample for these magnitudes)."""
-    base = input_tokens * input_per_1k / _THOUSAND + output_tokens * output_per_1k / _THOUSAND
-    return base * region_multiplier * off_peak_multiplier
+def token_cost(event: UsageEvent, prices: TokenPrices) -> Decimal:
+    """The bracket of §10 before the multipliers: every token type at its price per 1,000."""
+    return (
+        event.uncached_input_tokens * prices.input
+        + event.cached_input_tokens * prices.cached_input
+        + event.cache_write_tokens * prices.cache_write
+        + (event.output_tokens - event.reasoning_tokens) * prices.output
+        + event.reasoning_tokens * prices.reasoning
+    ) / _THOUSAND
 
 
-_PriceTuple = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
-_PRICE_CACHE: dict[tuple[int, str, str | None, bool], tuple[PriceBook, _PriceTuple]] = {}
+class _Prices(NamedTuple):
+    tokens: TokenPrices
+    region: Decimal
+    off_peak: Decimal
+    per_token: TokenPrices  # the price of one token of each type with both multipliers
 
 
-def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> _PriceTuple:
-    """(input_per_1k, output_per_1k, region, off-peak, per input token, per output token),
-    memoised per price book (the entry keeps the book alive, so its id stays unique)."""
+_PRICE_CACHE: dict[tuple[int, str, str | None, bool], tuple[PriceBook, _Prices]] = {}
+
+
+def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> _Prices:
+    """Memoised per price-book version (the entry keeps the version alive, so its id stays unique)."""
     key = (id(book), model, region, off_peak)
     hit = _PRICE_CACHE.get(key)
     if hit is not None and hit[0] is book:
         return hit[1]
-    in_price, out_price = book.input_per_1k(model), book.output_per_1k(model)
+    tokens = book.token_prices(model)
     region_mult = book.region_multiplier(region)
     off_peak_mult = book.off_peak.multiplier if off_peak else _ONE
     factor = region_mult * off_peak_mult / _THOUSAND
-    value = (in_price, out_price, region_mult, off_peak_mult, in_price * factor, out_price * factor)
+    value = _Prices(tokens, region_mult, off_peak_mult, TokenPrices(*(p * factor for p in tokens)))
     if len(_PRICE_CACHE) > 10_000:
         _PRICE_CACHE.clear()
     _PRICE_CACHE[key] = (book, value)
@@ -81,30 +90,46 @@ def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> 
 
 
 def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> RatedEvent:
-    """Price one event; raises ValidationFailure(unknown_model|unknown_region) if unpriceable."""
-    if event.model not in book.models:
+    """Price one event with the version of `book` in force at its event time; raises
+    ValidationFailure(unknown_model|unknown_region) if that version cannot price it."""
+    version = book.at(event.ts)
+    if event.model not in version.models:
         raise ValidationFailure("unknown_model", f"model {event.model!r} is not in the price book")
-    if event.region and event.region not in book.regions:
+    if event.region and event.region not in version.regions:
         raise ValidationFailure("unknown_region", f"region {event.region!r} is not in the price book")
     tz_name = billing_timezone(account, book)
     try:
         local = event.ts.astimezone(zone(tz_name))
     except OverflowError:  # only outside the accepted event-time range, which decode checks
         raise ValidationFailure("ts_out_of_range", f"ts {event.ts.isoformat()} has no date in {tz_name}") from None
-    prices = _prices(book, event.model, event.region, is_off_peak(local, book))
-    in_price, out_price, region_mult, off_peak_mult, per_in_token, per_out_token = prices
-    # Equal to list_cost(...) exactly: every step is exact at these magnitudes (a list cost has
-    # at most 12 decimals, checked by PriceBook, and a few integer digits: far below the 28
-    # digits of the default Decimal context); the per-token prices are just computed once.
-    cost = event.input_tokens * per_in_token + event.output_tokens * per_out_token
+    prices = _prices(version, event.model, event.region, is_off_peak(local, version))
+    per = prices.per_token
+    # Equal to token_cost(...) × region × off-peak exactly: every step is exact at these
+    # magnitudes (a list cost has at most 12 decimals, checked by PriceBook, and a few integer
+    # digits: far below the 28 digits of the default Decimal context); the per-token prices
+    # are just computed once. Plain input tokens: input minus both cache parts.
+    cost = (
+        event.input_tokens - event.cached_input_tokens - event.cache_write_tokens
+    ) * per.input + event.output_tokens * per.output
+    if event.cached_input_tokens or event.cache_write_tokens or event.reasoning_tokens:
+        cost += (
+            event.cached_input_tokens * per.cached_input
+            + event.cache_write_tokens * per.cache_write
+            + event.reasoning_tokens * (per.reasoning - per.output)
+        )
+    tokens = prices.tokens
     return RatedEvent(
         event=event,
-        input_per_1k=in_price,
-        output_per_1k=out_price,
-        region_multiplier=region_mult,
-        off_peak_multiplier=off_peak_mult,
+        input_per_1k=tokens.input,
+        output_per_1k=tokens.output,
+        region_multiplier=prices.region,
+        off_peak_multiplier=prices.off_peak,
         list_cost=cost,
         billing_tz=tz_name,
         billing_month=f"{local.year:04d}-{local.month:02d}",
         billing_date=local.date(),
+        cached_input_per_1k=tokens.cached_input,
+        cache_write_per_1k=tokens.cache_write,
+        reasoning_per_1k=tokens.reasoning,
+        price_version=version.version_label,
     )

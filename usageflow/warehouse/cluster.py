@@ -11,6 +11,7 @@ Every statement runs `ON CLUSTER <name>`. Tables:
 * replicated to every node: everything else (accounts, the price book tables, the ledger):
   small, joined by every bill, so each node holds all of it (a replication path without
   `{shard}`: all replicas of all shards share one copy).
+* `ALTER TABLE` runs on the table and, for a sharded one, on its `_local` tables first.
 * billing snapshots become plain views of their computing views (each node would need its
   own snapshot rebuilt on every write; see docs/scaling.md).
 
@@ -35,6 +36,7 @@ _SNAPSHOT = re.compile(
     r"^CREATE OR REPLACE TABLE (?P<name>\w+_snapshot)\s+ENGINE\s*=.*?\sAS\s+(?P<select>SELECT\s.*)$",
     re.DOTALL,
 )
+_ALTER = re.compile(r"^ALTER TABLE (?P<name>\w+)\s+(?P<rest>.*)$", re.DOTALL)
 _VIEW = re.compile(r"^(CREATE OR REPLACE VIEW \w+)\s+AS\s", re.DOTALL)
 _FUNCTION = re.compile(r"^(CREATE FUNCTION IF NOT EXISTS \w+)\s+AS\s", re.DOTALL)
 
@@ -53,6 +55,11 @@ def on_cluster(statement: str, cluster: str, database: str) -> list[str]:
     table = _CREATE_TABLE.match(statement)
     if table:
         return _tables(table, cluster, database)
+    alter = _ALTER.match(statement)
+    if alter:
+        name, rest = alter["name"], alter["rest"]
+        targets = [f"{name}_local", name] if name in SHARDED_BY_ACCOUNT else [name]
+        return [f"ALTER TABLE {target} ON CLUSTER {cluster} {rest}" for target in targets]
     snapshot = _SNAPSHOT.match(statement)
     if snapshot:
         return [f"CREATE OR REPLACE VIEW {snapshot['name']} ON CLUSTER {cluster} AS {snapshot['select']}"]
