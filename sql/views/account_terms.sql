@@ -1,6 +1,8 @@
--- account_terms: the billing terms of every known account under the current price book: quota
--- and fee including the custom-plan additions, and the discount factors that apply (1 where a
--- discount does not apply). An account whose plan is not in the price book is billed as payg
+-- account_terms: the billing terms of every known account under each version of the current
+-- price book (one row per account and `version`; a month is billed with the version in force at
+-- its first instant, see invoice_base_for): quota and fee including the custom-plan additions,
+-- and the discount factors that apply (1 where a discount does not apply). billing_tz: the
+-- account's time zone, else the price book's. An account whose plan is not in the price book is billed as payg
 -- (keeping its discounts). Accounts usageflow does not know (never loaded, or deleted) are not
 -- here: billing_terms adds the terms they are billed with.
 -- Served from a snapshot (docs/design.md, "Billing snapshots"): `account_terms_computed`
@@ -9,6 +11,7 @@
 -- usageflow writes the price book or an account; migrate rebuilds it whenever this file, or a
 -- file it reads, changed. It reads the price_book, plan_options and accounts_current
 -- snapshots, so their snapshots are rebuilt first.
+-- Columns end with `known`, `version`, `billing_tz`: billing_terms appends its rows by position.
 CREATE OR REPLACE VIEW account_terms_computed AS
 SELECT
     x_account.account_id AS account_id,
@@ -40,10 +43,15 @@ SELECT
     x_account.contract_months AS contract_months,
     x_account.timezone AS timezone,
     x_account.monthly_budget AS monthly_budget,
-    toUInt8(1) AS known
+    toUInt8(1) AS known,
+    x_book.version AS version,
+    ifNull(x_account.timezone, x_book.billing_timezone) AS billing_tz
 FROM accounts_current AS x_account
-CROSS JOIN price_book AS x_book
-LEFT JOIN plan_options AS x_plan ON x_plan.plan = x_account.plan;
+CROSS JOIN price_versions AS x_book
+LEFT JOIN
+(
+    SELECT version, plan, is_payg, monthly_tokens, max_concurrent, monthly_fee FROM price_plans
+) AS x_plan ON x_plan.version = x_book.version AND x_plan.plan = x_account.plan;
 
 CREATE OR REPLACE TABLE account_terms_snapshot ENGINE = MergeTree ORDER BY tuple()
 AS SELECT * FROM account_terms_computed;

@@ -1,7 +1,7 @@
 -- billing_terms: the terms every invoice, report and plan quote bills with. The rows of
 -- account_terms (known = 1), plus ONE row for every account usageflow does not know (never
 -- loaded, or deleted), under the key account_id = '' (no real account id is empty): billed payg,
--- no quota, no fee, no discounts (known = 0). A bill looks its terms up by
+-- no quota, no fee, no discounts (known = 0), one row per price version like account_terms. A bill looks its terms up by
 -- `if(known, account_id, '')` (see invoice_base_for), so these defaults are written only here.
 -- Columns and their order are those of account_terms (UNION ALL matches by position).
 CREATE OR REPLACE VIEW billing_terms AS
@@ -27,4 +27,7 @@ SELECT
     toUInt32(0) AS contract_months,
     CAST(NULL AS Nullable(String)) AS timezone,
     CAST(NULL AS Nullable(Decimal(38, 12))) AS monthly_budget,
-    toUInt8(0) AS known
+    toUInt8(0) AS known,
+    x_book.version AS version,
+    x_book.billing_timezone AS billing_tz
+FROM price_versions AS x_book

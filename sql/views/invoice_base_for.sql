@@ -6,7 +6,10 @@
 -- Which account-months: every account with usage in a month, plus every known account with a
 -- plan (not payg) for every month of the range (so its plan fee is billed without usage),
 -- plus the requested {account} itself for every month. Terms come from billing_terms: the
--- account's own, or those of an unknown account (payg, no discounts).
+-- account's own, or those of an unknown account (payg, no discounts), under the price version
+-- that bills the month (in force at its first instant in the account's billing time zone:
+-- usageflow_month_version_v1 over price_month_versions). Usage is the list cost as rated,
+-- each event at the version in force at its own event time.
 --
 -- Exactness: with T tokens, list cost L, billable tokens B (T − quota for plans, T for payg),
 -- W = usageflow_tier_weight_v1(B), fee F and discount factors p, c, e, every line is
@@ -25,6 +28,8 @@ SELECT
     account_id,
     month,
     currency,
+    version,
+    price_version,
     plan,
     is_payg,
     known_account,
@@ -59,6 +64,8 @@ FROM
         x_month.account_id AS account_id,
         x_month.month AS month,
         x_book.currency AS currency,
+        x_terms.version AS version,
+        x_book.price_version AS price_version,
         x_terms.known AS known_account,
         x_terms.plan AS plan,
         x_terms.is_payg AS is_payg,
@@ -136,5 +143,8 @@ FROM
         GROUP BY account_id, month
     ) AS x_month
     INNER JOIN billing_terms AS x_terms ON x_terms.account_id = x_month.terms_key
-    CROSS JOIN price_book AS x_book
+    LEFT JOIN price_month_versions AS x_starts ON x_starts.timezone = x_terms.billing_tz
+    INNER JOIN price_versions AS x_book ON x_book.version = x_terms.version
+    WHERE x_terms.version = usageflow_month_version_v1(
+        x_starts.starts, x_month.month, (SELECT min(version) FROM price_versions))
 )

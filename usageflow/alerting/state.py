@@ -139,9 +139,31 @@ class AccountLiveState:
         batch = sorted((e for e in batch if not e.late), key=lambda e: e.ts)
         if not batch:
             return []
+        days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
+        if not book.later_versions:
+            alerts = self._apply_sorted(batch, days, account, book, now, config)
+        else:  # each month under the price version that bills it (docs/pricing.md §11)
+            alerts = []
+            tz = billing_timezone(account, book)
+            for month in sorted({day[:7] for day in days}):
+                part = [(ev, day) for ev, day in zip(batch, days, strict=True) if day[:7] == month]
+                version = book.for_month(month, tz)
+                alerts += self._apply_sorted([p[0] for p in part], [p[1] for p in part], account, version, now, config)
+        alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
+        return alerts
+
+    def _apply_sorted(
+        self,
+        batch: list[LiveEvent],
+        days: list[str],
+        account: Account | None,
+        book: PriceBook,
+        now: datetime,
+        config: RuleConfig,
+    ) -> list[Alert]:
+        """`apply` for events sorted by time, all billed under the price version `book`."""
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
-        days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
         budget_months = self._budget_months(batch, days, run, estimator)
         oldest = self._oldest_day()
         for ev, day in zip(batch, days, strict=True):
@@ -164,7 +186,6 @@ class AccountLiveState:
                 if low is not None and estimator.may_reach(month_total, month_cost, low):
                     run.check("budget", month, estimator(month_total, month_cost), ev.ts)
         self._prune()
-        run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return run.alerts
 
     def _budget_months(
@@ -200,11 +221,26 @@ class AccountLiveState:
         `last_event_at` gives, per seeded day or month, the time of its newest stored event,
         used as `triggered_at`. Concurrency is re-derived from the recent requests seeded into
         the tracker."""
+        tz = billing_timezone(account, book)
+        alerts: list[Alert] = []
+        for month in sorted({day[:7] for day in self.day_tokens} | set(self.month_tokens)):
+            alerts += self._catch_up_month(month, tz, account, book.for_month(month, tz), now, last_event_at, config)
+        return alerts
+
+    def _catch_up_month(
+        self,
+        month: str,
+        tz: str,
+        account: Account | None,
+        book: PriceBook,
+        now: datetime,
+        last_event_at: Mapping[str, datetime],
+        config: RuleConfig,
+    ) -> list[Alert]:
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
-        tz = billing_timezone(account, book)
         for day, tokens in sorted(self.day_tokens.items()):
-            if day in last_event_at:
+            if day[:7] == month and day in last_event_at:
                 run.check("daily_usage", day, tokens, last_event_at[day])
                 start, end = day_bounds(day, tz)
                 run.check(
@@ -213,13 +249,12 @@ class AccountLiveState:
                     self.concurrency.peak(start, end - timedelta(microseconds=1)),
                     last_event_at[day],
                 )
-        for month, tokens in sorted(self.month_tokens.items()):
-            if month not in last_event_at:
-                continue
-            run.check("monthly_usage", month, tokens, last_event_at[month])
+        month_tokens = self.month_tokens.get(month)
+        if month_tokens is not None and month in last_event_at:
+            run.check("monthly_usage", month, month_tokens, last_event_at[month])
             if estimator is not None:
                 cost = self.month_list_cost.get(month, Decimal(0))
-                run.check("budget", month, estimator(tokens, cost), last_event_at[month])
+                run.check("budget", month, estimator(month_tokens, cost), last_event_at[month])
         return run.alerts
 
     def _terms(

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from usageflow.errors import PriceBookError
+from usageflow.pricing.month_starts import month_start
 
 BASE_PER_1K = Decimal("0.006")
 MAX_COST_SCALE = 12
@@ -223,8 +224,7 @@ class PriceBook(BaseModel):
         the one in force at the month's first instant in `timezone` (the account's billing zone)."""
         if not self.later_versions:
             return self
-        year, number = int(month[:4]), int(month[5:7])
-        return self.at(datetime(year, number, 1, tzinfo=ZoneInfo(timezone)))
+        return self.at(month_start(month, timezone))
 
     @property
     def version_label(self) -> str:
@@ -307,16 +307,17 @@ def price_book_from_data(data: Any, source: str = "price book") -> PriceBook:
         return _validated(data, source, "")
     if not isinstance(versions, list) or not versions:
         raise PriceBookError(f"{source}: versions: must be a non-empty list")
-    books = []
-    settings: dict[str, Any] = data
+    books: list[PriceBook] = []
     for n, changes in enumerate(versions):
         where = f"versions[{n}]"
         if not isinstance(changes, dict) or "effective_from" not in changes:
             raise PriceBookError(f"{source}: {where}: each version needs an effective_from")
         if "versions" in changes or "later_versions" in changes:
             raise PriceBookError(f"{source}: {where}: a version cannot hold versions")
-        settings = _merged(settings, changes)
-        books.append(_validated(settings, source, where + "."))
+        # the first version: the file's top-level settings over the defaults; each later one:
+        # the version before it, resolved, with its changes
+        before = books[-1].model_dump(exclude={"effective_from", "later_versions"}) if books else data
+        books.append(_validated(_merged(before, changes), source, where + "."))
     try:
         return PriceBook.model_validate({**books[0].model_dump(), "later_versions": books[1:]})
     except ValidationError as exc:
