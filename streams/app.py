@@ -81,6 +81,7 @@ class Worker:
     pipeline: BatchPipeline
     state: WorkerState
     stop: threading.Event
+    pipeline_thread: ThreadPoolExecutor  # runs every batch, one at a time
 
 
 def create_app(parts: WorkerParts) -> Worker:
@@ -166,7 +167,7 @@ def create_app(parts: WorkerParts) -> Worker:
         ends, committed = await loop.run_in_executor(None, lag_probe.offsets)
         lag_probe.update(state, ends, committed)
 
-    worker = Worker(app, pipeline, state, stop)
+    worker = Worker(app, pipeline, state, stop, pipeline_thread)
     register_pages(app, parts, worker, lag_probe)
     _ = (rate_events, housekeeping, measure_lag)
     return worker

@@ -66,6 +66,24 @@ def register_pages(app: faust.App, parts: WorkerParts, worker: Worker, lag_probe
         body = {"account_id": account_id, "window": window, "windows": rows, "totals": parts.engine.totals(account_id)}
         return web.json(body)
 
+    @app.page("/rerate")
+    async def rerate_page(web: Any, request: Any) -> Any:
+        """`usageflow rerate` while this worker owns the warehouse: runs on the pipeline's
+        thread, between two batches (usageflow.streams.rerate)."""
+        from usageflow.streams.rerate import rerate_in_worker
+
+        month, account = request.query.get("month", ""), request.query.get("account") or None
+        loop = asyncio.get_running_loop()
+        try:
+            report = await loop.run_in_executor(
+                worker.pipeline_thread,
+                lambda: rerate_in_worker(worker.pipeline, parts.paths.price_book, month, account),
+            )
+        except UsageflowError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return web.json({"error": first}, status=400)
+        return web.json(report.to_json())
+
     @app.page("/api/{name}")
     async def api_page(web: Any, request: Any, name: str) -> Any:
         from usageflow.billing.access import QUERIES
@@ -82,4 +100,4 @@ def register_pages(app: faust.App, parts: WorkerParts, worker: Worker, lag_probe
             return web.json({"error": first}, status=400)
         return web.json(result)
 
-    _ = (progress_page, status_page, metrics_page, health_page, usage_page, api_page)
+    _ = (progress_page, status_page, metrics_page, health_page, usage_page, rerate_page, api_page)

@@ -118,6 +118,14 @@ class BatchPipeline:
         """Called by the reader when partitions were assigned or revoked."""
         self._reassigned = True
 
+    def use_price_book(self, book: PriceBook) -> None:
+        """Rate the next batches with `book`. Call between batches (on the pipeline's thread);
+        the live alert state is restored from the warehouse with the next batch, so month
+        costs re-priced in the warehouse are what the budget rule sees."""
+        self.book = book
+        self.engine.book = book
+        self._reassigned = True
+
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
         report = BatchReport(records=len(records), next_offsets=next_offsets(records))
         clock = _Stopwatch(report)

@@ -92,12 +92,17 @@ def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> 
 def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> RatedEvent:
     """Price one event with the version of `book` in force at its event time; raises
     ValidationFailure(unknown_model|unknown_region) if that version cannot price it."""
+    return rate_in_zone(event, billing_timezone(account, book), book)
+
+
+def rate_in_zone(event: UsageEvent, tz_name: str, book: PriceBook) -> RatedEvent:
+    """`rate_event` with the billing time zone given (a re-rate keeps the zone an event was
+    billed in, so it stays in its billing month)."""
     version = book.at(event.ts)
     if event.model not in version.models:
         raise ValidationFailure("unknown_model", f"model {event.model!r} is not in the price book")
     if event.region and event.region not in version.regions:
         raise ValidationFailure("unknown_region", f"region {event.region!r} is not in the price book")
-    tz_name = billing_timezone(account, book)
     try:
         local = event.ts.astimezone(zone(tz_name))
     except OverflowError:  # only outside the accepted event-time range, which decode checks
