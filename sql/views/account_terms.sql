@@ -47,7 +47,7 @@ SELECT
     x_book.version AS version,
     ifNull(x_account.timezone, x_book.billing_timezone) AS billing_tz
 FROM accounts_current AS x_account
-CROSS JOIN price_versions AS x_book
+CROSS JOIN price_book AS x_book
 LEFT JOIN
 (
     SELECT version, plan, is_payg, monthly_tokens, max_concurrent, monthly_fee FROM price_plans

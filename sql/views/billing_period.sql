@@ -15,7 +15,7 @@ FROM
         count() AS n,
         min(billing_month) AS min_month,
         max(billing_month) AS max_month,
-        toDate(now(), ifNull(nullIf((SELECT any(billing_timezone) FROM price_book), ''), 'UTC'))
+        toDate(now(), ifNull(nullIf((SELECT any(billing_timezone) FROM price_book_current), ''), 'UTC'))
             AS today_local
     FROM rated_events
 )

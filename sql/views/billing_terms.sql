@@ -30,4 +30,4 @@ SELECT
     toUInt8(0) AS known,
     x_book.version AS version,
     x_book.billing_timezone AS billing_tz
-FROM price_versions AS x_book
+FROM price_book AS x_book

@@ -22,7 +22,7 @@ FROM
             AS saving,
         sum(x_usage.tokens) AS concerned_tokens
     FROM usage_breakdown AS x_usage
-    CROSS JOIN price_book AS x_book
+    CROSS JOIN price_book_current AS x_book
     WHERE x_usage.off_peak = 0
     GROUP BY account_id, month
 
@@ -45,7 +45,7 @@ FROM
                 * toDecimal256(any(x_flagship.multiplier) - any(x_light.multiplier), 12)
                 / toDecimal256(any(x_flagship.multiplier), 12) AS model_saving
         FROM usage_breakdown AS x_usage
-        CROSS JOIN price_book AS x_book
+        CROSS JOIN price_book_current AS x_book
         INNER JOIN
         (
             SELECT model, multiplier FROM price_models

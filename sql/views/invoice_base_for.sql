@@ -144,7 +144,7 @@ FROM
     ) AS x_month
     INNER JOIN billing_terms AS x_terms ON x_terms.account_id = x_month.terms_key
     LEFT JOIN price_month_versions AS x_starts ON x_starts.timezone = x_terms.billing_tz
-    INNER JOIN price_versions AS x_book ON x_book.version = x_terms.version
+    INNER JOIN price_book AS x_book ON x_book.version = x_terms.version
     WHERE x_terms.version = usageflow_month_version_v1(
-        x_starts.starts, x_month.month, (SELECT min(version) FROM price_versions))
+        x_starts.starts, x_month.month, (SELECT min(version) FROM price_book))
 )

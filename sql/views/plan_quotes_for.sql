@@ -74,7 +74,7 @@ FROM
         FROM invoice_base_for(month_from = {month:String}, month_to = {month:String},
                               account = {account:String}) AS x_base
         CROSS JOIN plan_options AS x_option
-        CROSS JOIN price_book AS x_book
+        CROSS JOIN price_book_current AS x_book
     )
 )
 WINDOW w AS (PARTITION BY account_id, month)

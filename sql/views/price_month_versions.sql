@@ -5,5 +5,5 @@
 CREATE OR REPLACE VIEW price_month_versions AS
 SELECT timezone, arraySort(groupArray((first_month, version))) AS starts
 FROM price_version_months
-WHERE version IN (SELECT version FROM price_versions)
+WHERE version IN (SELECT version FROM price_book)
 GROUP BY timezone

@@ -55,5 +55,5 @@ FROM
                                x_base.educational_factor) AS est_discounts
     FROM invoice_base_for(month_from = {month_from:String}, month_to = {month_to:String},
                           account = {account:String}) AS x_base
-    INNER JOIN price_versions AS x_book ON x_book.version = x_base.version
+    INNER JOIN price_book AS x_book ON x_book.version = x_base.version
 )

@@ -99,5 +99,5 @@ def test_stored_rows_keep_token_types_and_price_version(warehouse: Warehouse) ->
     assert row["price_version"] == "2026-11-14T16:00:00.000Z"
     # (3,000 × 0.006 + 6,000 × 0.0024 + 1,000 × 0.0075 + 500 × 0.008 + 1,500 × 0.010) / 1000
     assert row["list_cost"] == Decimal("0.0589")
-    versions = warehouse.query("SELECT price_version FROM price_versions ORDER BY version")
+    versions = warehouse.query("SELECT price_version FROM price_book ORDER BY version")
     assert [v["price_version"] for v in versions] == ["2025-12-31T16:00:00.000Z", "2026-11-14T16:00:00.000Z"]

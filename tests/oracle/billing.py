@@ -64,6 +64,9 @@ class UsageRow:
     off_peak: bool = False
     day: date | None = None
     api_key_id: str = ""
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 def usage_row(rated: RatedEvent) -> UsageRow:
@@ -78,6 +81,9 @@ def usage_row(rated: RatedEvent) -> UsageRow:
         off_peak=rated.off_peak_multiplier != 1,
         day=rated.billing_date,
         api_key_id=e.api_key_id,
+        cached_input_tokens=e.cached_input_tokens,
+        cache_write_tokens=e.cache_write_tokens,
+        reasoning_tokens=e.reasoning_tokens,
     )
 
 
@@ -275,10 +281,13 @@ def days_elapsed(month: str, as_of: date, last_usage: date | None) -> int:
 def _breakdown(rows: Sequence[UsageRow], key: Callable[[UsageRow], str]) -> tuple[BreakdownRow, ...]:
     tokens: dict[str, int] = defaultdict(int)
     cost: dict[str, Fraction] = defaultdict(Fraction)
+    parts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         tokens[key(row)] += row.tokens
         cost[key(row)] += Fraction(row.list_cost)
-    return tuple(BreakdownRow(k, tokens[k], money(cost[k])) for k in sorted(tokens))
+        for i, n in enumerate((row.cached_input_tokens, row.cache_write_tokens, row.reasoning_tokens)):
+            parts[key(row)][i] += n
+    return tuple(BreakdownRow(k, tokens[k], money(cost[k]), *parts[k]) for k in sorted(tokens))
 
 
 def usage_report(

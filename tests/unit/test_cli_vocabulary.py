@@ -59,6 +59,7 @@ def test_an_unknown_format_is_a_usage_error_on_one_line(capsys: pytest.CaptureFi
     required = {
         "invoice": ["--month", "2026-11"],
         "report": ["--month", "2026-11"],
+        "rerate": ["--month", "2026-11"],
         "recommend": ["--account", "a"],
         "publish": ["-"],
     }

@@ -67,7 +67,7 @@ def test_shipped_files() -> None:
         assert not any(s.upper().startswith(("RENAME", "DROP", "EXCHANGE")) for s in m.statements), m.version
         if m.version.startswith("views/"):
             assert defined[m.version.removeprefix("views/")] == m.version
-    for name in ("price_versions", "plan_options", "accounts_current", "account_terms"):
+    for name in ("price_book", "plan_options", "accounts_current", "account_terms"):
         assert {f"{name}_computed", f"{name}_snapshot", name} <= {n for n, v in defined.items() if v == f"views/{name}"}
 
 

@@ -129,17 +129,46 @@ def _daily(report: dict[str, Any]) -> list[int]:
     return values
 
 
+_PARTS = (
+    ("cached_input_tokens", "cached input"),
+    ("cache_write_tokens", "cache writes"),
+    ("reasoning_tokens", "reasoning"),
+)
+
+
 def _breakdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
+    """One breakdown table; the token-type parts (of the tokens column) when any row has them."""
     if not rows:
         return ""
+    parts = [(key, label) for key, label in _PARTS if any(_int(r.get(key)) for r in rows)]
     body = "".join(
         f"<tr><td>{escape(str(r['key']) or '(none)')}</td><td class=n>{_num(r['tokens'])}</td>"
-        f"<td class=n>{escape(str(r['list_cost']))}</td></tr>"
+        + "".join(f"<td class=n>{_num(_int(r.get(key)))}</td>" for key, _ in parts)
+        + f"<td class=n>{escape(str(r['list_cost']))}</td></tr>"
         for r in rows
     )
+    heads = "".join(f"<th class=n>of which {escape(label)}</th>" for _, label in parts)
     return (
         f"<div><h3>by {escape(title)}</h3><table><tr><th>{escape(title)}</th>"
-        f"<th class=n>tokens</th><th class=n>list cost</th></tr>{body}</table></div>"
+        f"<th class=n>tokens</th>{heads}<th class=n>list cost</th></tr>{body}</table></div>"
+    )
+
+
+def _prices(book: PriceBook, month: str) -> str:
+    """The token-type prices per 1,000 tokens of the version that bills plans in `month` (events
+    are rated at the version of their own time: docs/pricing.md §11)."""
+    version = book.for_month(month, book.billing_timezone)
+    rows = "".join(
+        f"<tr><td>{escape(model)}</td>"
+        + "".join(f"<td class=n>{escape(str(price))}</td>" for price in version.token_prices(model))
+        + "</tr>"
+        for model in sorted(version.models)
+    )
+    since = "" if version.effective_from is None else f", in force since {version.effective_from.isoformat()}"
+    return (
+        f"<h3>list prices per 1,000 tokens (price version {escape(version.version_label)}{escape(since)})</h3>"
+        "<table><tr><th>model</th><th class=n>input</th><th class=n>cached input</th>"
+        f"<th class=n>cache write</th><th class=n>output</th><th class=n>reasoning</th></tr>{rows}</table>"
     )
 
 
@@ -295,5 +324,5 @@ def render_html(
         f"<h1>Usage report {escape(month)}</h1>"
         f"<p class=muted>{len(reports)} account(s) · generated {escape(generated_at.isoformat(timespec='seconds'))}"
         " · amounts in CNY</p>"
-        f"{_overview(reports)}{accounts}</body></html>\n"
+        f"{_overview(reports)}{accounts}{_prices(book, month)}</body></html>\n"
     )

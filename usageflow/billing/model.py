@@ -72,14 +72,25 @@ class Invoice:
 
 @dataclass(frozen=True, slots=True)
 class BreakdownRow:
-    """Tokens and list cost (rounded to 0.01) of one key / model / region / feature / day."""
+    """Tokens and list cost (rounded to 0.01) of one key / model / region / feature / day, with
+    the token-type parts of those tokens (docs/events.md)."""
 
     key: str
     tokens: int
     list_cost: Decimal
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "tokens": self.tokens, "list_cost": money_str(self.list_cost)}
+        return {
+            "key": self.key,
+            "tokens": self.tokens,
+            "list_cost": money_str(self.list_cost),
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,8 @@ def cost_hints(warehouse: Warehouse, month: str, account_id: str | None = None) 
 def _breakdowns(warehouse: Warehouse, month: str, account_id: str | None) -> dict[str, dict[str, list[BreakdownRow]]]:
     rows = warehouse.query(
         "SELECT account_id, dim, key, sum(tokens) AS tokens, "
-        "CAST(round(sum(list_cost), 2) AS Decimal(38, 2)) AS cost "
+        "CAST(round(sum(list_cost), 2) AS Decimal(38, 2)) AS cost, sum(cached_input_tokens) AS cached, "
+        "sum(cache_write_tokens) AS written, sum(reasoning_tokens) AS reasoning "
         "FROM usage_breakdown "
         "ARRAY JOIN [('by_api_key', toString(api_key_id)), ('by_model', toString(model)), "
         "('by_region', toString(region)), ('by_feature', toString(feature)), "
@@ -119,7 +120,16 @@ def _breakdowns(warehouse: Warehouse, month: str, account_id: str | None) -> dic
     )
     out: dict[str, dict[str, list[BreakdownRow]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        out[r["account_id"]][r["dim"]].append(BreakdownRow(r["key"], int(r["tokens"]), money(r["cost"])))
+        out[r["account_id"]][r["dim"]].append(
+            BreakdownRow(
+                r["key"],
+                int(r["tokens"]),
+                money(r["cost"]),
+                int(r["cached"]),
+                int(r["written"]),
+                int(r["reasoning"]),
+            )
+        )
     return out
 
 
