@@ -34,6 +34,8 @@ class UsageEvent(BaseModel):
 
     @model_validator(mode="after")
     def _parts_within_whole(self) -> Self:
+        if not (self.cached_input_tokens or self.cache_write_tokens or self.reasoning_tokens):
+            return self  # the common case, checked first: this runs for every event
         if self.cached_input_tokens + self.cache_write_tokens > self.input_tokens:
             raise ValueError(
                 f"cached_input_tokens + cache_write_tokens ({self.cached_input_tokens} + "

@@ -98,7 +98,7 @@ def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> R
 def rate_in_zone(event: UsageEvent, tz_name: str, book: PriceBook) -> RatedEvent:
     """`rate_event` with the billing time zone given (a re-rate keeps the zone an event was
     billed in, so it stays in its billing month)."""
-    version = book.at(event.ts)
+    version = book.at(event.ts) if book.later_versions else book
     if event.model not in version.models:
         raise ValidationFailure("unknown_model", f"model {event.model!r} is not in the price book")
     if event.region and event.region not in version.regions:
