@@ -4,6 +4,8 @@ and a round trip from counts through each provider's way of reporting them."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,6 +14,9 @@ from hypothesis import strategies as st
 
 from tests.fixtures import provider_usage as docs
 from usageflow.errors import ValidationFailure
+from usageflow.pricing.price_book import PriceBook, price_book_from_data
+from usageflow.pricing.rating import rate_event
+from usageflow.schemas import UsageEvent
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.provider_event import convert_line, with_provider_usage
 from usageflow.schemas.provider_usage import TokenUsage, detect_shape, extract_usage, normalise_usage
@@ -328,3 +333,37 @@ def test_a_converted_line_still_refuses_duplicates_and_oversized_counts() -> Non
     with pytest.raises(ValidationFailure) as err:
         decode_event(converted)
     assert err.value.reason == "schema" and "input_tokens" in err.value.message
+
+
+# --- docs/pricing.md §10, the worked example ------------------------------------------------
+
+
+def test_pricing_md_token_type_example() -> None:
+    entry = {
+        "flagship": True,
+        "input_per_1k": "0.006",
+        "cached_input_per_1k": "0.0012",
+        "cache_write_per_1k": "0.0075",
+        "output_per_1k": "0.012",
+        "reasoning_per_1k": "0.024",
+    }
+    book = price_book_from_data({"models": {"qwen-max": entry, "qwen-plus": {"multiplier": "0.8"}}})
+    anthropic = {"input_tokens": 50, "cache_read_input_tokens": 100000, "cache_creation_input_tokens": 248}
+    openai = {
+        "prompt_tokens": 60000,
+        "completion_tokens": 20000,
+        "prompt_tokens_details": {"cached_tokens": 50000},
+        "completion_tokens_details": {"reasoning_tokens": 15000},
+    }
+    peak = datetime(2026, 11, 10, 4, tzinfo=UTC)  # 12:00 Asia/Shanghai
+    costs = []
+    for usage in ({**anthropic, "output_tokens": 503}, openai):
+        fields = event(provider_usage=usage, ts=peak.isoformat(), region="us-west")
+        costs.append(rate_event(UsageEvent.model_validate(with_provider_usage(fields)), None, book).list_cost)
+    assert costs == [Decimal("0.128196"), Decimal("0.54")]
+    plain = UsageEvent.model_validate(
+        with_provider_usage(
+            event(provider_usage={**anthropic, "output_tokens": 503}, ts=peak.isoformat(), region="us-west")
+        )
+    )
+    assert rate_event(plain, None, PriceBook()).list_cost == Decimal("0.604806")  # the built-in book
