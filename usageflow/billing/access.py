@@ -43,6 +43,13 @@ def _recommend(wh: Warehouse, account: str, month: str | None = None, growth: st
     return recommend(wh, account, month, Decimal(growth)).to_json()
 
 
+def _reconcile(wh: Warehouse, month: str, account: str | None = None, by_account: object = False) -> Any:
+    from usageflow.billing.reconcile import reconcile
+
+    flag = by_account is True or str(by_account).lower() in {"1", "true"}  # a bool, or text from a query string
+    return [r.to_json() for r in reconcile(wh, month, account, flag)]
+
+
 def _account_known(wh: Warehouse, account: str) -> Any:
     """Whether an account id was loaded (and not deleted) or appears in any stored event."""
     rows = wh.query(
@@ -57,6 +64,7 @@ QUERIES: dict[str, QueryFn] = {
     "invoices": _invoices,
     "report": _report,
     "recommend": _recommend,
+    "reconcile": _reconcile,
     "account_known": _account_known,
 }
 

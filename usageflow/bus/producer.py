@@ -3,6 +3,7 @@
 from usageflow.bus.producer import Publisher
 with Publisher.connect() as pub:          # settings from USAGEFLOW_* variables
     pub.publish_event({"schema_version": 1, "event_id": "...", ...})
+    pub.publish_event({...}, provider_usage=response.usage, provider="openai")  # counts from the provider
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.event_time import default_event_time_range
+from usageflow.schemas.provider_event import PROVIDER_FIELD, USAGE_FIELD, convert_line, with_provider_usage
 
 
 @dataclass
@@ -78,8 +80,21 @@ class Publisher:
             except BufferError:
                 self._producer.poll(0.1)
 
-    def publish_event(self, event: Mapping[str, Any]) -> None:
-        """Validate and send one UsageEvent v1 (raises ValidationFailure if it breaks the contract)."""
+    def publish_event(self, event: Mapping[str, Any], provider_usage: Any = None, provider: str | None = None) -> None:
+        """Validate and send one UsageEvent v1 (raises ValidationFailure if it breaks the contract).
+        `provider_usage` — the provider's usage object, its whole response, the final chunk or
+        the chunks of a stream (dicts, or the SDKs' pydantic objects) — sets the token counts;
+        `provider` (openai | anthropic | dashscope) says whose it is (docs/events.md §2). The
+        event may carry both as fields instead."""
+        if provider_usage is not None:
+            given = {**event, USAGE_FIELD: _plain(provider_usage)}
+            if provider is not None:
+                given[PROVIDER_FIELD] = provider
+            event = given
+        elif provider is not None:
+            raise ValidationFailure("schema", "provider_usage: a provider was named but no provider_usage given")
+        if event.get(USAGE_FIELD) is not None:
+            event = with_provider_usage(event)
         raw = orjson.dumps(event)
         parsed = decode_event(raw)
         self.send(self.topics.events, parsed.account_id.encode(), raw)
@@ -120,16 +135,21 @@ class Publisher:
             report.lines += 1
             if number % 1000 == 0:
                 window = default_event_time_range().window()
+            # A provider's usage becomes the counts first (docs/events.md §2); from then on the
+            # converted event is the line, in the events topic and in a dead letter alike, so
+            # that `usageflow dlq replay` re-publishes something the worker can bill.
+            converted = raw
             try:
-                event = decode_event(raw, window)
+                converted = convert_line(raw)
+                event = decode_event(converted, window)
             except ValidationFailure as exc:
-                dead_letter(number, raw, exc.reason, exc.message)
+                dead_letter(number, converted, exc.reason, exc.message)
             else:
                 key = event.account_id.encode()
                 try:
-                    self.send(self.topics.events, key, raw, on_delivery=delivered(number, key, raw))
+                    self.send(self.topics.events, key, converted, on_delivery=delivered(number, key, converted))
                 except KafkaException as exc:
-                    dead_letter(number, raw, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
+                    dead_letter(number, converted, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
             if number % 1000 == 0:
                 self._producer.poll(0)
                 if on_progress:
@@ -173,6 +193,14 @@ class Publisher:
             first = self._errors[0]
             self._errors.clear()
             raise BrokerError(f"Kafka refused records: {first}")
+
+
+def _plain(value: Any) -> Any:
+    """SDK response objects (pydantic models) as plain JSON values."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else value
 
 
 def _guess_key(raw: bytes) -> bytes | None:

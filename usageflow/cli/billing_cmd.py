@@ -1,4 +1,4 @@
-"""`usageflow invoice`, `report`, `recommend` (docs/cli.md §3)."""
+"""`usageflow invoice`, `report`, `recommend`, `reconcile` (docs/cli.md §3)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,41 @@ def recommend_cmd(
     )
 
 
+def reconcile_cmd(
+    typer_ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    by_account: Annotated[bool, typer.Option("--by-account", help="One row per account and model.")] = False,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+) -> None:
+    """Provider cost against billed cost per model (docs/pricing.md §14)."""
+    _month(month)
+    rows = _query(typer_ctx.obj, "reconcile", month=month, account=account, by_account="1" if by_account else None)
+    if fmt == "json":
+        print_json(rows)
+        return
+    head = ["account"] if by_account else []
+    print_table(
+        f"Reconciliation {month} (CNY; margin over the events with a provider cost)",
+        [*head, "model", "tokens", "list cost", "billed", "provider cost", "margin", "without provider cost"],
+        [
+            (
+                *([r["account_id"]] if by_account else []),
+                r["model"],
+                f"{r['tokens']:,}",
+                r["list_cost"],
+                r["billed"],
+                r["provider_cost"],
+                r["margin"],
+                f"{r['events_without_provider_cost']:,}",
+            )
+            for r in rows
+        ],
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("invoice")(invoice_cmd)
     app.command("report")(report_cmd)
     app.command("recommend")(recommend_cmd)
+    app.command("reconcile")(reconcile_cmd)

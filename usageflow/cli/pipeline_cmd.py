@@ -65,7 +65,9 @@ def publish_file(ctx: CliContext, file: str, quiet: bool = False) -> PublishRepo
 
 def publish_cmd(
     typer_ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="JSON-lines file of UsageEvent v1 (docs/events.md §2), or - for stdin.")],
+    file: Annotated[
+        str, typer.Argument(help="JSON-lines UsageEvent v1 (or provider_usage, docs/events.md §2), or - for stdin.")
+    ],
     fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
     """Publish events; lines that break the contract go to the dead-letter topic and are reported."""

@@ -33,6 +33,7 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "invoice": ("table", "json"),
     "report": ("table", "json", "html"),
     "recommend": ("table", "json"),
+    "reconcile": ("table", "json"),
     "alerts": ("table", "json", "jsonl"),
     "dlq list": ("table", "json", "jsonl"),
     "publish": ("table", "json"),
