@@ -13,12 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fixtures.environment import docker_available
 from usageflow.warehouse import Warehouse, open_warehouse
 from usageflow.warehouse.migrate import migrate
 
 pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.cli"]
+
+# Property tests check behaviour, not speed (speed is what `make bench` measures): no
+# per-example deadline, which a busy machine would turn into false failures.
+settings.register_profile("usageflow", deadline=None)
+settings.load_profile("usageflow")
 
 
 def _warehouse_backends() -> list[str]:
