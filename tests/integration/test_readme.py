@@ -53,6 +53,10 @@ RUN = {
     "usageflow invoice --month 2026-11 --account edu-001 --format json",
     "usageflow report --month 2026-11 --format json",
     "usageflow recommend --account edu-001 --growth 0.2",
+    "usageflow sample price-book --versions --out price-book.yaml",
+    "usageflow migrate --price-book price-book.yaml",
+    "usageflow rerate --month 2026-11 --price-book price-book.yaml",
+    "usageflow reconcile --month 2026-11",
     "usageflow dlq list",
     "usageflow dlq replay --reason unknown_model",
     "usageflow alerts --from-beginning --format json",
@@ -104,6 +108,13 @@ def test_readme_commands_work(cli_factory: Callable[..., UsageflowCli]) -> None:
     reports = json.loads(run(*args_of("usageflow report --month 2026-11 --format json")).stdout)
     assert {r["account_id"] for r in reports} >= {"edu-001", "edu-002", "tutor-payg"}
     assert "recommended:" in run(*args_of("usageflow recommend --account edu-001 --growth 0.2")).stdout
+    run(*args_of("usageflow sample price-book --versions --out price-book.yaml"))
+    run(*args_of("usageflow migrate --price-book price-book.yaml"))
+    rerated = run(*args_of("usageflow rerate --month 2026-11 --price-book price-book.yaml")).stdout
+    assert re.search(r"3000 event\(s\), [1-9]\d* re-priced", rerated), rerated
+    again = run(*args_of("usageflow rerate --month 2026-11 --price-book price-book.yaml")).stdout
+    assert "0 re-priced, 3000 unchanged" in again, again
+    assert "qwen-max" in run(*args_of("usageflow reconcile --month 2026-11")).stdout
     dead = run(*args_of("usageflow dlq list")).stdout
     assert "unknown_model" in dead and "invalid_json" in dead
     assert "re-published 4 record(s)" in run(*args_of("usageflow dlq replay --reason unknown_model")).stdout
