@@ -26,13 +26,14 @@ Choices where the event contract is silent:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
+from usageflow.alerting.credits_rule import CREDITS_LOW, CreditsCheck
 from usageflow.alerting.events import LiveEvent, as_live
 from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
 from usageflow.alerting.rules import (
@@ -47,11 +48,12 @@ from usageflow.alerting.rules import (
     level_str,
     make_alert,
 )
+from usageflow.pricing.credits import GrantBalance
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, billing_timezone
 from usageflow.schemas import Account, Alert, AlertType
 
-_RULE_ORDER = {t: i for i, t in enumerate(RULE_TYPES)}
+_RULE_ORDER = {t: i for i, t in enumerate((*RULE_TYPES, CREDITS_LOW))}
 FiredKey = tuple[str, str, str]  # (type, period, level) of this account
 
 
@@ -128,10 +130,12 @@ class AccountLiveState:
         book: PriceBook,
         now: datetime,
         config: RuleConfig = DEFAULT_RULES,
+        credits: Sequence[GrantBalance] | None = None,
     ) -> list[Alert]:
         """Apply a batch of fresh (deduplicated) events of this account and return the new
         alerts (ordered by triggered_at, rule, level). Late events are skipped. `account` is
-        the account's current record (None: unknown, payg); `now` becomes emitted_at."""
+        the account's current record (None: unknown, payg); `now` becomes emitted_at;
+        `credits` the account's grants (the `credits_low` rule)."""
         batch = [as_live(e) for e in events]
         for ev in batch:
             if ev.account_id != self.account_id:
@@ -141,6 +145,7 @@ class AccountLiveState:
             return []
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
+        credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
         budget_months = self._budget_months(batch, days, run, estimator)
         oldest = self._oldest_day()
@@ -163,7 +168,11 @@ class AccountLiveState:
                 low = run.lowest_pending("budget", month)
                 if low is not None and estimator.may_reach(month_total, month_cost, low):
                     run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+            if credit_check is not None:
+                credit_check.check(month, month_total, month_cost, ev.ts)
         self._prune()
+        if credit_check is not None:
+            run.alerts += credit_check.alerts
         run.alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return run.alerts
 
@@ -194,6 +203,7 @@ class AccountLiveState:
         now: datetime,
         last_event_at: Mapping[str, datetime],
         config: RuleConfig = DEFAULT_RULES,
+        credits: Sequence[GrantBalance] | None = None,
     ) -> list[Alert]:
         """After `seed`: fire the usage and budget levels the seeded totals already reach but no
         published alert records (a worker stopped between storing events and alerting on them).
@@ -202,6 +212,7 @@ class AccountLiveState:
         the tracker."""
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
+        credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         tz = billing_timezone(account, book)
         for day, tokens in sorted(self.day_tokens.items()):
             if day in last_event_at:
@@ -220,7 +231,36 @@ class AccountLiveState:
             if estimator is not None:
                 cost = self.month_list_cost.get(month, Decimal(0))
                 run.check("budget", month, estimator(tokens, cost), last_event_at[month])
+            if credit_check is not None:
+                cost = self.month_list_cost.get(month, Decimal(0))
+                credit_check.check(month, tokens, cost, last_event_at[month], exact=True)
+        if credit_check is not None:
+            run.alerts += credit_check.alerts
         return run.alerts
+
+    def _credits_check(
+        self,
+        credits: Sequence[GrantBalance] | None,
+        limits: Limits,
+        account: Account | None,
+        book: PriceBook,
+        config: RuleConfig,
+        estimator: BudgetEstimator | None,
+        now: datetime,
+    ) -> CreditsCheck | None:
+        """The `credits_low` rule of this call, when the account has grants and the rule levels."""
+        levels = config.levels(CREDITS_LOW)
+        if not credits or not levels:
+            return None
+        return CreditsCheck(
+            self.account_id,
+            limits.plan,
+            credits,
+            levels,
+            lambda: estimator or BudgetEstimator(book, account),
+            self.fired,
+            now,
+        )
 
     def _terms(
         self, account: Account | None, book: PriceBook, config: RuleConfig
