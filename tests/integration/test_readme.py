@@ -53,6 +53,8 @@ RUN = {
     "usageflow invoice --month 2026-11 --account edu-001 --format json",
     "usageflow report --month 2026-11 --format json",
     "usageflow recommend --account edu-001 --growth 0.2",
+    "usageflow credits grant --account edu-001 --amount 500 --id PO-2026-117",
+    "usageflow invoice close --month 2026-11",
     "usageflow dlq list",
     "usageflow dlq replay --reason unknown_model",
     "usageflow alerts --from-beginning --format json",
@@ -104,6 +106,10 @@ def test_readme_commands_work(cli_factory: Callable[..., UsageflowCli]) -> None:
     reports = json.loads(run(*args_of("usageflow report --month 2026-11 --format json")).stdout)
     assert {r["account_id"] for r in reports} >= {"edu-001", "edu-002", "tutor-payg"}
     assert "recommended:" in run(*args_of("usageflow recommend --account edu-001 --growth 0.2")).stdout
+    granted = run(*args_of("usageflow credits grant --account edu-001 --amount 500 --id PO-2026-117")).stdout
+    assert "PO-2026-117: granted: 500.00 CNY to edu-001" in granted
+    closed = run(*args_of("usageflow invoice close --month 2026-11")).stdout
+    assert "INV-202611-000001" in closed and "credits" in closed
     dead = run(*args_of("usageflow dlq list")).stdout
     assert "unknown_model" in dead and "invalid_json" in dead
     assert "re-published 4 record(s)" in run(*args_of("usageflow dlq replay --reason unknown_model")).stdout

@@ -71,8 +71,10 @@ def close_month(
         for _ in range(MAX_RUNS):
             state = ledger.month_state(warehouse, month, account)
             todo = sorted(a for a, d in state.drafts.items() if d.listed)
-            if not todo:
+            if not todo and (account is not None or state.closed):
                 break
+            # a close of the whole month is recorded even when it issues nothing: the month is
+            # closed, so an account loaded later is not billed a plan fee for it
             run = _start(warehouse, month, account or "", todo, clock, step)
             _complete(warehouse, run, step)
         else:
@@ -97,7 +99,8 @@ def _start(
     )
     step("record", 0)
     stored = next(r for r in ledger.close_runs(warehouse, month) if r.seq == seq)
-    stored.number_of(stored.accounts[-1])  # every number fits INV-YYYYMM-NNNNNN, or this raises
+    if stored.accounts:
+        stored.number_of(stored.accounts[-1])  # every number fits INV-YYYYMM-NNNNNN, or this raises
     return stored
 
 
