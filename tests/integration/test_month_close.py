@@ -138,7 +138,7 @@ def test_a_close_killed_at_any_step_is_completed_by_the_next(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     # readers see no half-issued close: the invoices are still drafts until it is completed
     seen = cli.json("invoice", "--month", "2026-10", "--format", "json")
-    assert [i["status"] for i in seen] == ["issued"] * 5 if step == "done" else ["draft"] * 5
+    assert [i["status"] for i in seen] == (["issued"] * 5 if step == "done" else ["draft"] * 5)
     issued = cli.json("invoice", "close", "--month", "2026-10", "--format", "json")
     assert [(i["account_id"], i["number"]) for i in issued] == [
         (a, f"INV-202610-{n:06d}") for n, a in enumerate(sorted(accounts), 1)
