@@ -262,6 +262,18 @@ def test_billing_cycle_md_worked_example(timeline: Timeline) -> None:
     timeline.check(["2026-10", "2026-11", "2026-12"])
 
 
+def test_idle_rows_are_invoice_base_for_rows_of_accounts_without_usage(timeline: Timeline) -> None:
+    """The one-query rows of accounts that carry an adjustment into a month without usage."""
+    timeline.account(Account(account_id="pd", plan="payg", prepaid=True, contract_months=24, educational=True))
+    timeline.account(Account(account_id="odd", plan="starter", extra_tokens=1000, extra_concurrent=1, prepaid=True))
+    timeline.account(Account(account_id="gone", plan="payg", prepaid=True))
+    upsert_accounts(timeline.warehouse, [], deleted_ids=["gone"])
+    timeline.events("busy", "2026-11", [1000])
+    names = ["gone", "never-seen", "odd", "pd"]
+    idle = ledger.idle_rows(timeline.warehouse, "2026-11", names)
+    assert idle == [ledger.base_rows(timeline.warehouse, "2026-11", a)[0] for a in names]
+
+
 def test_a_month_that_is_not_over_cannot_be_closed(timeline: Timeline) -> None:
     with pytest.raises(closing.CloseError, match="not over"):
         closing.close_month(timeline.warehouse, "2026-12", now=CLOSED_AT)

@@ -76,11 +76,10 @@ def close_month(
             # a close of the whole month is recorded even when it issues nothing: the month is
             # closed, so an account loaded later is not billed a plan fee for it
             run = _start(warehouse, month, account or "", todo, clock, step)
-            _complete(warehouse, run, step)
+            _complete(warehouse, run, step, state.drafts)
         else:
             raise UsageflowError(f"closing {month} did not settle after {MAX_RUNS} runs (are closes racing?)")
-    issued = ledger.month_state(warehouse, month, account).issued
-    return [issued[a] for a in sorted(issued)]
+    return ledger.issued_with_pending(warehouse, month, account)
 
 
 def _start(
@@ -104,12 +103,16 @@ def _start(
     return stored
 
 
-def _complete(warehouse: Warehouse, run: CloseRun, step: StepHook) -> None:
-    """Store the invoices of `run` still missing, then mark it complete."""
+def _complete(warehouse: Warehouse, run: CloseRun, step: StepHook, computed: dict[str, Draft] | None = None) -> None:
+    """Store the invoices of `run` still missing, then mark it complete. `computed`: drafts just
+    computed for a run this close started (a run found incomplete computes them now)."""
     held = _stored_accounts(warehouse, run.month, run.accounts)
     missing = [a for a in run.accounts if a not in held]
     if missing:
-        drafts = ledger.drafts_of(warehouse, run.month, missing)
+        if computed is not None and all(a in computed for a in missing):
+            drafts = computed
+        else:
+            drafts = ledger.drafts_of(warehouse, run.month, missing)
         written = 0
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
