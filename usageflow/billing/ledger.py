@@ -253,7 +253,8 @@ def idle_rows(warehouse: Warehouse, month: str, accounts: Sequence[str]) -> list
     invoice_base_for account by account costs ~0.2 s each): their terms, zero usage, and the
     lines of zero usage computed with the same SQL functions (denominator 1, subtotal = fee)."""
     return warehouse.query(
-        "SELECT * EXCEPT (discounts) FROM (SELECT k.account_id AS account_id, {month:String} AS month, b.currency AS currency, t.plan AS plan, "
+        "SELECT * EXCEPT (discounts) FROM (SELECT k.account_id AS account_id, {month:String} AS month, "
+        "b.currency AS currency, t.plan AS plan, "
         "t.is_payg AS is_payg, toUInt64(0) AS tokens, toUInt64(0) AS billable_tokens, "
         "toDecimal128(0, 12) AS list_cost, toUInt64(0) AS events, t.quota AS quota, t.fee AS fee, "
         "t.prepaid AS prepaid, t.contract AS contract, t.educational AS educational, "
