@@ -62,7 +62,21 @@ class CreditsCheck:
         self.fired = fired
         self.now = now
         self._positions: dict[str, CreditPosition | None] = {}
+        self._out_of_reach: set[str] = set()
         self.alerts: list[Alert] = []
+
+    def bound_by(self, end_costs: dict[str, Decimal]) -> None:
+        """Months whose estimate cannot reach the first pending level within this call, given the
+        list cost each month holds at its end (costs only grow): skipped event by event."""
+        for month, cost in end_costs.items():
+            pos = self.position(month)
+            pending = self._pending(month)
+            if pos is None or not pending:
+                continue
+            if self._estimator is None:
+                self._estimator = self._estimator_factory()
+            if self._estimator.upper_bound(cost) < pos.available - pending[-1] * pos.granted:
+                self._out_of_reach.add(month)
 
     def position(self, month: str) -> CreditPosition | None:
         if month not in self._positions:
@@ -74,6 +88,8 @@ class CreditsCheck:
 
     def check(self, month: str, tokens: int, list_cost: Decimal, at: datetime, exact: bool = False) -> None:
         """After an event of `month` (the month now holds `tokens` of `list_cost`)."""
+        if month in self._out_of_reach and not exact:
+            return
         pos = self.position(month)
         if pos is None or pos.granted <= 0:
             return

@@ -148,6 +148,8 @@ class AccountLiveState:
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
         budget_months = self._budget_months(batch, days, run, estimator)
+        if credit_check is not None:
+            credit_check.bound_by(self._end_costs(batch, days))
         oldest = self._oldest_day()
         for ev, day in zip(batch, days, strict=True):
             if self.newest_day is None or day > self.newest_day:
@@ -195,6 +197,13 @@ class AccountLiveState:
             if low is not None and estimator.upper_bound(self.month_list_cost.get(month, Decimal(0)) + added) >= low:
                 months.add(month)
         return months
+
+    def _end_costs(self, batch: list[LiveEvent], days: list[str]) -> dict[str, Decimal]:
+        """Each month's list cost once the batch is applied."""
+        end: dict[str, Decimal] = {}
+        for ev, day in zip(batch, days, strict=True):
+            end[day[:7]] = end.get(day[:7], Decimal(0)) + ev.list_cost
+        return {month: self.month_list_cost.get(month, Decimal(0)) + added for month, added in end.items()}
 
     def catch_up(
         self,
