@@ -49,7 +49,7 @@ def invoice_cmd(
     action: Annotated[
         str | None,
         typer.Argument(
-            metavar="[close]",
+            metavar="close",
             help="close: issue the month's invoices (numbers, issued_at; docs/pricing.md §12) and print them.",
             show_default=False,
         ),
@@ -62,7 +62,7 @@ def invoice_cmd(
     `invoice close` issues them."""
     if action not in (None, "close"):
         raise typer.BadParameter(
-            f"{action!r} is not an action of invoice (the one action is close)", param_hint="close"
+            f"{action!r} is not an action of invoice (the one there is: close)", param_hint="close"
         )
     if month is None:
         raise typer.BadParameter("a billing month is required, e.g. --month 2026-11", param_hint="--month")
