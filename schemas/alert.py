@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-AlertType = Literal["daily_usage", "monthly_usage", "concurrency", "budget"]
+AlertType = Literal["daily_usage", "monthly_usage", "concurrency", "budget", "credits_low"]
 
 
 class Alert(BaseModel):

@@ -1,6 +1,6 @@
 """The worker's HTTP endpoints (bound to 127.0.0.1 unless configured): health, progress,
-status, Prometheus metrics, live windowed usage, and the billing queries it serves while it
-owns the embedded warehouse."""
+status, Prometheus metrics, live windowed usage, and the billing queries (and, in
+http_writes.py, the billing writes) it serves while it owns the embedded warehouse."""
 
 from __future__ import annotations
 
@@ -101,3 +101,7 @@ def register_pages(app: faust.App, parts: WorkerParts, worker: Worker, lag_probe
         return web.json(result)
 
     _ = (progress_page, status_page, metrics_page, health_page, usage_page, rerate_page, api_page)
+
+    from usageflow.streams.http_writes import register_writes
+
+    register_writes(app, parts, worker)

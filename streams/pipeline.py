@@ -6,8 +6,9 @@ confluent-kafka reader and the benchmark's profile part all call it. Its steps, 
 0. after a partition assignment: forget the live state, read back the alerts topic (recording
    any alert the warehouse misses) so no alert is sent twice;
 1. decode, validate and rate every record (bad ones become dead letters with a reason);
-2. restore the live alert state from the warehouse if needed, and seed the batch's accounts
-   *before* the batch is stored, so a seed never includes it;
+2. restore the live alert state from the warehouse if needed (and the prepaid-credit grants
+   when due), and seed the batch's accounts *before* the batch is stored, so a seed never
+   includes it;
 3. dedupe against the warehouse: only events it does not hold yet are `fresh`;
 4. run the alert rules over the fresh events;
 5. publish dead letters and alerts and wait for the broker's acknowledgements: an alert is on
@@ -38,6 +39,7 @@ from usageflow.config import KafkaSettings
 from usageflow.ingest.batch import BatchOutcome, RawRecord, next_offsets, process_batch
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account, Alert
+from usageflow.streams.credit_feed import CreditFeed
 from usageflow.streams.live_store import alert_bytes, published_alerts, record_published, seed_accounts, store_alerts
 from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
 from usageflow.streams.retry import RetryPolicy
@@ -112,6 +114,7 @@ class BatchPipeline:
         self.kafka = kafka
         self.retry = RetryPolicy(stop)
         self.sink = WarehouseSink(warehouse)
+        self.credit_feed = CreditFeed(warehouse)
         self._reassigned = True  # the first batch restores everything
 
     def partitions_changed(self) -> None:
@@ -143,6 +146,7 @@ class BatchPipeline:
         # 2. live state restored, the batch's accounts seeded before the batch is stored
         if not self.engine.restored:
             self.engine.restore(self.retry.call("restoring the live state", lambda: seed_accounts(self.warehouse)))
+        self.credit_feed.refresh(self.engine, self.retry.call)
         now = datetime.now(UTC)
         caught_up = self.engine.activate({r.event.account_id for r in outcome.rated}, self.lookup_account, now)
         clock.lap("restore_live_state")

@@ -57,7 +57,10 @@ SELECT
     discounts.2 AS amount_discount_contract,
     discounts.3 AS amount_discount_educational,
     amount_plan_fee + amount_usage + amount_discount_prepaid + amount_discount_contract
-        + amount_discount_educational AS total
+        + amount_discount_educational AS total,
+    tier_starts,
+    tier_ends,
+    tier_multipliers
 FROM
 (
     SELECT
@@ -83,6 +86,9 @@ FROM
         x_terms.prepaid_factor AS prepaid_factor,
         x_terms.contract_factor AS contract_factor,
         x_terms.educational_factor AS educational_factor,
+        x_book.tier_starts AS tier_starts,
+        x_book.tier_ends AS tier_ends,
+        x_book.tier_multipliers AS tier_multipliers,
         usageflow_tier_weight_v1(billable_tokens, x_book.tier_starts, x_book.tier_ends, x_book.tier_multipliers)
             AS tier_weight,
         greatest(tokens, 1) AS denominator,

@@ -151,6 +151,7 @@ def test_pricing_md_example(warehouse: Warehouse) -> None:
             "month": MONTH,
             "currency": "CNY",
             "plan": "payg",
+            "status": "draft",
             "tokens": 600000,
             "billable_tokens": 600000,
             "lines": [{"kind": "usage", "amount": "3.24", "tokens": 600000}],

@@ -57,6 +57,8 @@ RUN = {
     "usageflow migrate --price-book price-book.yaml",
     "usageflow rerate --month 2026-11 --price-book price-book.yaml",
     "usageflow reconcile --month 2026-11",
+    "usageflow credits grant --account edu-001 --amount 500 --id PO-2026-117",
+    "usageflow invoice close --month 2026-11",
     "usageflow dlq list",
     "usageflow dlq replay --reason unknown_model",
     "usageflow alerts --from-beginning --format json",
@@ -115,6 +117,10 @@ def test_readme_commands_work(cli_factory: Callable[..., UsageflowCli]) -> None:
     again = run(*args_of("usageflow rerate --month 2026-11 --price-book price-book.yaml")).stdout
     assert "0 re-priced, 3000 unchanged" in again, again
     assert "qwen-max" in run(*args_of("usageflow reconcile --month 2026-11")).stdout
+    granted = run(*args_of("usageflow credits grant --account edu-001 --amount 500 --id PO-2026-117")).stdout
+    assert "PO-2026-117: granted: 500.00 CNY to edu-001" in granted
+    closed = run(*args_of("usageflow invoice close --month 2026-11")).stdout
+    assert "INV-202611-000001" in closed and "credits" in closed
     dead = run(*args_of("usageflow dlq list")).stdout
     assert "unknown_model" in dead and "invalid_json" in dead
     assert "re-published 4 record(s)" in run(*args_of("usageflow dlq replay --reason unknown_model")).stdout

@@ -63,6 +63,8 @@ def test_an_unknown_format_is_a_usage_error_on_one_line(capsys: pytest.CaptureFi
         "recommend": ["--account", "a"],
         "reconcile": ["--month", "2026-11"],
         "publish": ["-"],
+        "credits balance": ["--account", "a"],
+        "credits grant": ["--account", "a", "--amount", "1", "--id", "g1"],
     }
     code, out, err = run(capsys, *path.split(), *required.get(path, []), "--format", "xml")
     assert code == 2

@@ -11,7 +11,7 @@ rebalanced worker neither repeats nor forgets an alert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.lateness import DEFAULT_ALLOWED_LATENESS, is_late
 from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
 from usageflow.alerting.state import AccountLiveState
+from usageflow.pricing.credits import GrantBalance
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent
 from usageflow.schemas import Account, Alert
@@ -60,6 +61,12 @@ class LiveEngine:
         self.pending: dict[str, AccountSeed] = {}
         self.restored = False
         self._published: dict[str, set[AlertKey]] = {}
+        self.credits: Mapping[str, Sequence[GrantBalance]] = {}
+
+    def set_credits(self, credits: Mapping[str, Sequence[GrantBalance]]) -> None:
+        """The accounts' prepaid-credit grants with what issued invoices drew (the
+        `credits_low` rule); replaced whole whenever they are read again."""
+        self.credits = credits
 
     def restore(self, seeds: Iterable[AccountSeed]) -> None:
         """Every account's stored totals, read in one go whenever this worker's partitions are
@@ -112,7 +119,9 @@ class LiveEngine:
         self.states[seed.account_id] = state
         if now is None or not seed.last_event_at:
             return []
-        return state.catch_up(account, self.book, now, seed.last_event_at, self.rules)
+        return state.catch_up(
+            account, self.book, now, seed.last_event_at, self.rules, self.credits.get(seed.account_id)
+        )
 
     def process(
         self,
@@ -135,7 +144,8 @@ class LiveEngine:
         alerts: list[Alert] = []
         for account_id, events in per_account.items():
             state = self.states.get(account_id) or self._new_state(account_id)
-            alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules))
+            credits = self.credits.get(account_id)
+            alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules, credits))
         return LiveOutcome(alerts=alerts, late=late)
 
     def _new_state(self, account_id: str) -> AccountLiveState:

@@ -6,6 +6,9 @@
 | `monthly_usage` | local month's tokens     | plan monthly tokens            | local month |
 | `concurrency`   | peak in-flight requests  | plan max concurrent            | local day   |
 | `budget`        | month-to-date invoice    | account.monthly_budget (CNY)   | local month |
+| `credits_low`   | credits left after it    | granted credits (CNY)          | local month |
+
+(`credits_low` fires when the value falls to level × limit or below: usageflow.alerting.credits_rule.)
 
 Choices where the event contract is silent:
 
@@ -53,6 +56,7 @@ PERIOD_KIND: dict[AlertType, PeriodKind] = {
     "monthly_usage": "month",
     "concurrency": "day",
     "budget": "month",
+    "credits_low": "month",
 }
 
 AlertKey = tuple[str, str, str, str]
@@ -87,6 +91,8 @@ class RuleConfig(BaseModel):
     monthly_usage: tuple[Decimal, ...] = (Decimal("0.9"),)
     concurrency: tuple[Decimal, ...] = (Decimal("0.75"),)
     budget: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
+    # remaining prepaid credits <= level × granted (usageflow.alerting.credits_rule): 0 = used up
+    credits_low: tuple[Decimal, ...] = (Decimal("0"), Decimal("0.2"))
 
     @field_validator("daily_usage", "monthly_usage", "concurrency", "budget")
     @classmethod
@@ -94,6 +100,14 @@ class RuleConfig(BaseModel):
         levels = {Decimal(level_str(v)) for v in value}
         if any(level <= 0 for level in levels):
             raise ValueError("levels must be > 0")
+        return tuple(sorted(levels))
+
+    @field_validator("credits_low")
+    @classmethod
+    def _credit_levels(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        levels = {Decimal(level_str(v)) for v in value}
+        if any(level < 0 for level in levels):
+            raise ValueError("credits_low levels must be >= 0")
         return tuple(sorted(levels))
 
     def levels(self, rule_type: AlertType) -> tuple[Decimal, ...]:

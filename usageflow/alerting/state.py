@@ -26,13 +26,14 @@ Choices where the event contract is silent:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
+from usageflow.alerting.credits_rule import CREDITS_LOW, CreditsCheck
 from usageflow.alerting.events import LiveEvent, as_live
 from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
 from usageflow.alerting.rules import (
@@ -47,11 +48,12 @@ from usageflow.alerting.rules import (
     level_str,
     make_alert,
 )
+from usageflow.pricing.credits import GrantBalance
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.rating import RatedEvent, billing_timezone
 from usageflow.schemas import Account, Alert, AlertType
 
-_RULE_ORDER = {t: i for i, t in enumerate(RULE_TYPES)}
+_RULE_ORDER = {t: i for i, t in enumerate((*RULE_TYPES, CREDITS_LOW))}
 FiredKey = tuple[str, str, str]  # (type, period, level) of this account
 
 
@@ -128,10 +130,12 @@ class AccountLiveState:
         book: PriceBook,
         now: datetime,
         config: RuleConfig = DEFAULT_RULES,
+        credits: Sequence[GrantBalance] | None = None,
     ) -> list[Alert]:
         """Apply a batch of fresh (deduplicated) events of this account and return the new
         alerts (ordered by triggered_at, rule, level). Late events are skipped. `account` is
-        the account's current record (None: unknown, payg); `now` becomes emitted_at."""
+        the account's current record (None: unknown, payg); `now` becomes emitted_at;
+        `credits` the account's grants (the `credits_low` rule)."""
         batch = [as_live(e) for e in events]
         for ev in batch:
             if ev.account_id != self.account_id:
@@ -141,14 +145,16 @@ class AccountLiveState:
             return []
         days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
         if not book.later_versions:
-            alerts = self._apply_sorted(batch, days, account, book, now, config)
+            alerts = self._apply_sorted(batch, days, account, book, now, config, credits)
         else:  # each month under the price version that bills it (docs/pricing.md §11)
             alerts = []
             tz = billing_timezone(account, book)
             for month in sorted({day[:7] for day in days}):
                 part = [(ev, day) for ev, day in zip(batch, days, strict=True) if day[:7] == month]
                 version = book.for_month(month, tz)
-                alerts += self._apply_sorted([p[0] for p in part], [p[1] for p in part], account, version, now, config)
+                alerts += self._apply_sorted(
+                    [p[0] for p in part], [p[1] for p in part], account, version, now, config, credits
+                )
         alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return alerts
 
@@ -160,11 +166,15 @@ class AccountLiveState:
         book: PriceBook,
         now: datetime,
         config: RuleConfig,
+        credits: Sequence[GrantBalance] | None,
     ) -> list[Alert]:
         """`apply` for events sorted by time, all billed under the price version `book`."""
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
+        credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         budget_months = self._budget_months(batch, days, run, estimator)
+        if credit_check is not None:
+            credit_check.bound_by(self._end_costs(batch, days))
         oldest = self._oldest_day()
         for ev, day in zip(batch, days, strict=True):
             if self.newest_day is None or day > self.newest_day:
@@ -185,7 +195,11 @@ class AccountLiveState:
                 low = run.lowest_pending("budget", month)
                 if low is not None and estimator.may_reach(month_total, month_cost, low):
                     run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+            if credit_check is not None:
+                credit_check.check(month, month_total, month_cost, ev.ts)
         self._prune()
+        if credit_check is not None:
+            run.alerts += credit_check.alerts
         return run.alerts
 
     def _budget_months(
@@ -208,6 +222,13 @@ class AccountLiveState:
                 months.add(month)
         return months
 
+    def _end_costs(self, batch: list[LiveEvent], days: list[str]) -> dict[str, Decimal]:
+        """Each month's list cost once the batch is applied."""
+        end: dict[str, Decimal] = {}
+        for ev, day in zip(batch, days, strict=True):
+            end[day[:7]] = end.get(day[:7], Decimal(0)) + ev.list_cost
+        return {month: self.month_list_cost.get(month, Decimal(0)) + added for month, added in end.items()}
+
     def catch_up(
         self,
         account: Account | None,
@@ -215,6 +236,7 @@ class AccountLiveState:
         now: datetime,
         last_event_at: Mapping[str, datetime],
         config: RuleConfig = DEFAULT_RULES,
+        credits: Sequence[GrantBalance] | None = None,
     ) -> list[Alert]:
         """After `seed`: fire the usage and budget levels the seeded totals already reach but no
         published alert records (a worker stopped between storing events and alerting on them).
@@ -224,7 +246,8 @@ class AccountLiveState:
         tz = billing_timezone(account, book)
         alerts: list[Alert] = []
         for month in sorted({day[:7] for day in self.day_tokens} | set(self.month_tokens)):
-            alerts += self._catch_up_month(month, tz, account, book.for_month(month, tz), now, last_event_at, config)
+            version = book.for_month(month, tz)
+            alerts += self._catch_up_month(month, tz, account, version, now, last_event_at, config, credits)
         return alerts
 
     def _catch_up_month(
@@ -236,9 +259,12 @@ class AccountLiveState:
         now: datetime,
         last_event_at: Mapping[str, datetime],
         config: RuleConfig,
+        credits: Sequence[GrantBalance] | None,
     ) -> list[Alert]:
+        """`catch_up` for one month, under the price version that bills it."""
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
+        credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         for day, tokens in sorted(self.day_tokens.items()):
             if day[:7] == month and day in last_event_at:
                 run.check("daily_usage", day, tokens, last_event_at[day])
@@ -252,10 +278,38 @@ class AccountLiveState:
         month_tokens = self.month_tokens.get(month)
         if month_tokens is not None and month in last_event_at:
             run.check("monthly_usage", month, month_tokens, last_event_at[month])
+            cost = self.month_list_cost.get(month, Decimal(0))
             if estimator is not None:
-                cost = self.month_list_cost.get(month, Decimal(0))
                 run.check("budget", month, estimator(month_tokens, cost), last_event_at[month])
+            if credit_check is not None:
+                credit_check.check(month, month_tokens, cost, last_event_at[month], exact=True)
+        if credit_check is not None:
+            run.alerts += credit_check.alerts
         return run.alerts
+
+    def _credits_check(
+        self,
+        credits: Sequence[GrantBalance] | None,
+        limits: Limits,
+        account: Account | None,
+        book: PriceBook,
+        config: RuleConfig,
+        estimator: BudgetEstimator | None,
+        now: datetime,
+    ) -> CreditsCheck | None:
+        """The `credits_low` rule of this call, when the account has grants and the rule levels."""
+        levels = config.levels(CREDITS_LOW)
+        if not credits or not levels:
+            return None
+        return CreditsCheck(
+            self.account_id,
+            limits.plan,
+            credits,
+            levels,
+            lambda: estimator or BudgetEstimator(book, account),
+            self.fired,
+            now,
+        )
 
     def _terms(
         self, account: Account | None, book: PriceBook, config: RuleConfig

@@ -26,15 +26,32 @@ QueryFn = Callable[..., Any]
 
 
 def _invoices(wh: Warehouse, month: str, account: str | None = None) -> Any:
-    from usageflow.billing.queries import invoices
+    from usageflow.billing.ledger import month_invoices
 
-    return [inv.to_json() for inv in invoices(wh, month, account)]
+    return [inv.to_json() for inv in month_invoices(wh, month, account)]
 
 
 def _report(wh: Warehouse, month: str, account: str | None = None) -> Any:
+    """Usage reports, each with the account's invoice of the month (draft or issued) and its
+    prepaid credits."""
+    from usageflow.billing.credits import balance_json
+    from usageflow.billing.ledger import grant_balances, month_invoices
     from usageflow.billing.queries import report
+    from usageflow.pricing.credits import in_draw_order
 
-    return [r.to_json() for r in report(wh, month, account)]
+    reports = [r.to_json() for r in report(wh, month, account)]
+    invoices = {inv.account_id: inv.to_json() for inv in month_invoices(wh, month, account)}
+    balances = grant_balances(wh, [r["account_id"] for r in reports])
+    for r in reports:
+        r["invoice"] = invoices.get(r["account_id"])
+        r["credits"] = [balance_json(b) for b in in_draw_order(balances.get(r["account_id"], []))]
+    return reports
+
+
+def _credits_balance(wh: Warehouse, account: str) -> Any:
+    from usageflow.billing.credits import balance, balance_json
+
+    return [balance_json(b) for b in balance(wh, account)]
 
 
 def _recommend(wh: Warehouse, account: str, month: str | None = None, growth: str = "0.2") -> Any:
@@ -66,6 +83,7 @@ QUERIES: dict[str, QueryFn] = {
     "recommend": _recommend,
     "reconcile": _reconcile,
     "account_known": _account_known,
+    "credits_balance": _credits_balance,
 }
 
 

@@ -4,8 +4,10 @@ scripts, no external files or fonts) from the JSON form of usage reports (UsageR
 Per account: summary figures, then charts (html_charts.py) of daily tokens against the plan's
 daily quota (monthly tokens / 30), list cost by model and by region, the position of the month's
 billable tokens in the graduated tiers with the blended tier factor, and the quota burn-down
-with the month-end projection; then cost hints and breakdown tables. The quota, the daily limit
-and the tier math come from usageflow.pricing, the same code the alerts use.
+with the month-end projection; then cost hints and breakdown tables. A report dict that carries
+the account's `invoice` (draft or issued, with adjustments and credits) and `credits` (grants
+with what remains), as `usageflow report` gives them, shows those above the charts. The quota,
+the daily limit and the tier math come from usageflow.pricing, the same code the alerts use.
 
 The report records carry the plan's name but not its quota or the tiers, so those come from the
 price book (`book`, default the built-in one); a report dict that carries `quota` (monthly tokens
@@ -263,6 +265,67 @@ def _burn_chart(report: dict[str, Any], quota: int | None, index: int) -> str:
     return charts.figure("Quota burn-down", svg, escape(note))
 
 
+_LINE_NAMES = {
+    "plan_fee": "plan fee",
+    "usage": "usage",
+    "discount_prepaid": "prepaid discount",
+    "discount_contract": "contract discount",
+    "discount_educational": "educational discount",
+    "adjustment": "adjustment",
+    "credits": "prepaid credits",
+}
+
+
+def _invoice(invoice: dict[str, Any] | None) -> str:
+    """The account's invoice of the month: issued (number, date) or draft, every line including
+    adjustments and credits, and a difference not carried yet."""
+    if not invoice:
+        return ""
+    if invoice.get("status") == "issued":
+        head = f"invoice {escape(str(invoice.get('number', '')))}, issued {escape(str(invoice.get('issued_at', '')))}"
+    else:
+        head = "draft invoice (not issued yet: it changes until the month is closed)"
+    rows = ""
+    for line in invoice.get("lines", []):
+        kind = str(line.get("kind", ""))
+        name = _LINE_NAMES.get(kind, kind)
+        if line.get("for_month"):
+            name += f" for {line['for_month']}"
+        if line.get("draws"):
+            name += " (" + ", ".join(f"{d['grant_id']}: {d['amount']}" for d in line["draws"]) + ")"
+        tokens = _num(line["tokens"]) if "tokens" in line else ""
+        rows += (
+            f"<tr data-line={escape(kind)}><td>{escape(name)}</td><td class=n>{tokens}</td>"
+            f"<td class=n>{escape(str(line.get('amount', '')))}</td></tr>"
+        )
+    rows += f"<tr data-line=total><th>total</th><td></td><th class=n>{escape(str(invoice.get('total', '')))}</th></tr>"
+    pending = ""
+    if invoice.get("pending_adjustment"):
+        pending = (
+            f"<p class=note data-field=pending_adjustment>Usage of this month changed since it was issued: "
+            f"{escape(str(invoice['pending_adjustment']))} CNY will be carried to the next open month.</p>"
+        )
+    return (
+        f"<div><h3>{head}</h3><table><tr><th>line</th><th class=n>tokens</th><th class=n>amount</th></tr>"
+        f"{rows}</table>{pending}</div>"
+    )
+
+
+def _credits(grants: Sequence[dict[str, Any]]) -> str:
+    if not grants:
+        return ""
+    body = "".join(
+        f"<tr><td>{escape(str(g['grant_id']))}</td><td class=n>{escape(str(g['amount']))}</td>"
+        f"<td class=n>{escape(str(g['remaining']))}</td><td>{escape(str(g.get('expires') or 'never'))}</td>"
+        f"<td class=n>{escape(str(g.get('priority', '')))}</td></tr>"
+        for g in grants
+    )
+    return (
+        "<div><h3>prepaid credits (in draw order)</h3><table><tr><th>grant</th><th class=n>amount</th>"
+        f"<th class=n>remaining</th><th>expires</th><th class=n>priority</th></tr>{body}</table></div>"
+    )
+
+
 def _account(report: dict[str, Any], book: PriceBook, index: int) -> str:
     plan = str(report.get("plan", "payg"))
     payg = plan == "payg"
@@ -288,7 +351,9 @@ def _account(report: dict[str, Any], book: PriceBook, index: int) -> str:
         f"<span class=plan>{escape(plan_text)}</span></h2>"
         f"<p class=muted>as of {escape(str(report.get('as_of', '')))}, {_int(report.get('days_elapsed'))} of "
         f"{_int(report.get('days_in_month'))} days · amounts in {escape(str(report.get('currency', 'CNY')))}</p>"
-        f"<div class=cards>{cards}</div><div class=charts>{figures}</div>"
+        f"<div class=cards>{cards}</div>"
+        f"<div class=grid>{_invoice(report.get('invoice'))}{_credits(report.get('credits', []))}</div>"
+        f"<div class=charts>{figures}</div>"
         f"{_hints(report.get('hints', []))}<div class=grid>{parts}</div></section>"
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from usageflow.pricing.money import money, money_str
 
 __all__ = [
     "BREAKDOWNS",
+    "OWN_KINDS",
     "BreakdownRow",
     "CostHint",
     "Invoice",
@@ -30,19 +31,31 @@ __all__ = [
     "dumps",
     "money",
     "money_str",
+    "utc_text",
 ]
+
+
+OWN_KINDS = frozenset({"plan_fee", "usage", "discount_prepaid", "discount_contract", "discount_educational"})
+"""The lines of a month's own charges; `adjustment` and `credits` lines come after them."""
 
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
-    kind: str  # plan_fee | usage | discount_prepaid | discount_contract | discount_educational
+    kind: str  # plan_fee | usage | discount_prepaid | discount_contract | discount_educational | adjustment | credits
     amount: Decimal
     tokens: int | None = None  # billable tokens, on the usage line only
+    for_month: str | None = None  # the issued month an `adjustment` line corrects
+    draws: tuple[tuple[str, Decimal], ...] = ()  # (grant id, amount drawn), on the `credits` line
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "amount": money_str(self.amount)}
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.for_month is not None:
+            out["for_month"] = self.for_month
+        out["amount"] = money_str(self.amount)
         if self.tokens is not None:
             out["tokens"] = self.tokens
+        if self.draws:
+            out["draws"] = [{"grant_id": g, "amount": money_str(a)} for g, a in self.draws]
         return out
 
 
@@ -56,18 +69,44 @@ class Invoice:
     lines: tuple[InvoiceLine, ...]
     total: Decimal
     currency: str = "CNY"
+    status: str = "draft"  # draft | issued (docs/pricing.md §12)
+    number: str | None = None  # INV-YYYYMM-NNNNNN, once issued
+    issued_at: datetime | None = None
+    pending_adjustment: Decimal | None = None  # issued: a difference not carried yet (never 0)
+
+    @property
+    def charges(self) -> Decimal:
+        """The month's own lines: plan fee, usage and discounts."""
+        return sum((line.amount for line in self.lines if line.kind in OWN_KINDS), Decimal("0.00"))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "account_id": self.account_id,
             "month": self.month,
             "currency": self.currency,
             "plan": self.plan,
-            "tokens": self.tokens,
-            "billable_tokens": self.billable_tokens,
-            "lines": [line.to_json() for line in self.lines],
-            "total": money_str(self.total),
+            "status": self.status,
         }
+        if self.number is not None:
+            out["number"] = self.number
+        if self.issued_at is not None:
+            out["issued_at"] = utc_text(self.issued_at)
+        out.update(
+            {
+                "tokens": self.tokens,
+                "billable_tokens": self.billable_tokens,
+                "lines": [line.to_json() for line in self.lines],
+                "total": money_str(self.total),
+            }
+        )
+        if self.pending_adjustment is not None:
+            out["pending_adjustment"] = money_str(self.pending_adjustment)
+        return out
+
+
+def utc_text(at: datetime) -> str:
+    """An instant as RFC 3339 in UTC with milliseconds: 2026-12-01T09:30:00.000Z."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,11 @@ def _invoice(r: dict[str, Any]) -> Invoice:
     )
 
 
+invoice_from_row = _invoice
+"""An Invoice from a row of invoice_base_for (the columns `invoices` selects); used by the
+billing cycle (usageflow.billing.ledger)."""
+
+
 def cost_hints(warehouse: Warehouse, month: str, account_id: str | None = None) -> dict[str, tuple[CostHint, ...]]:
     """Cost hints of docs/pricing.md §9 per account for `month`."""
     rows = warehouse.query(

@@ -46,29 +46,66 @@ def _query(ctx: CliContext, name: str, account: str | None = None, **params: Any
 
 def invoice_cmd(
     typer_ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="close",
+            help="close: issue the month's invoices (numbers, issued_at; docs/pricing.md §12) and print them.",
+            show_default=False,
+        ),
+    ] = None,
+    month: Annotated[str | None, typer.Option(help="Billing month, YYYY-MM (required).", show_default=False)] = None,
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     fmt: Annotated[str, typer.Option("--format")] = "table",
 ) -> None:
-    """Invoices (docs/pricing.md §6): plan fee, usage, discounts, total."""
+    """Invoices (docs/pricing.md §6, §12, §13): plan fee, usage, discounts, adjustments, credits, total;
+    `invoice close` issues them."""
+    if action not in (None, "close"):
+        raise typer.BadParameter(
+            f"{action!r} is not an action of invoice (the one there is: close)", param_hint="close"
+        )
+    if month is None:
+        raise typer.BadParameter("a billing month is required, e.g. --month 2026-11", param_hint="--month")
     _month(month)
-    invoices = _query(typer_ctx.obj, "invoices", month=month, account=account)
+    if action == "close":
+        invoices = _close(typer_ctx.obj, month, account)
+        if fmt != "json" and not invoices:
+            console.print(f"nothing to close for {month}" + (f" and {account}" if account else ""))
+            return
+    else:
+        invoices = _query(typer_ctx.obj, "invoices", month=month, account=account)
     if fmt == "json":
         print_json(invoices)
         return
     print_invoices(invoices, month)
 
 
+def _close(ctx: CliContext, month: str, account: str | None) -> Any:
+    from usageflow.billing.writes import run_write
+
+    url, data_dir = ctx.warehouse_url(), ctx.paths().data_dir
+    require_migrated(url)
+    if account is not None:
+        require_known_account(url, data_dir, account)
+    return run_write(url, data_dir, "close", month=month, account=account)
+
+
 def print_invoices(invoices: list[dict[str, Any]], month: str) -> None:
     rows: list[tuple[str, ...]] = []
     for inv in invoices:
-        rows.append((inv["account_id"], inv["plan"], "tokens used", f"{inv['tokens']:,}", ""))
+        status = inv.get("number") or inv.get("status", "")
+        rows.append((inv["account_id"], inv["plan"], status, "tokens used", f"{inv['tokens']:,}", ""))
         for line in inv["lines"]:
             tokens = f"{line['tokens']:,}" if "tokens" in line else ""
-            rows.append(("", "", line["kind"], tokens, line["amount"]))
-        rows.append(("", "", "total", "", inv["total"]))
+            kind = f"{line['kind']} {line['for_month']}" if "for_month" in line else line["kind"]
+            rows.append(("", "", "", kind, tokens, line["amount"]))
+        rows.append(("", "", "", "total", "", inv["total"]))
+        if "pending_adjustment" in inv:
+            rows.append(("", "", "", "pending adjustment", "", inv["pending_adjustment"]))
     print_table(
-        f"Invoices {month} ({len(invoices)} account(s), CNY)", ["account", "plan", "line", "tokens", "amount"], rows
+        f"Invoices {month} ({len(invoices)} account(s), CNY)",
+        ["account", "plan", "invoice", "line", "tokens", "amount"],
+        rows,
     )
 
 
@@ -103,7 +140,7 @@ def report_cmd(
         return
     print_table(
         f"Usage report {month}",
-        ["account", "plan", "total tokens", "avg daily", "est. monthly", "cost estimate"],
+        ["account", "plan", "total tokens", "avg daily", "est. monthly", "cost estimate", "invoice", "total"],
         [
             (
                 r["account_id"],
@@ -112,6 +149,8 @@ def report_cmd(
                 r["average_daily"],
                 r["estimated_monthly"],
                 r["cost_estimate"],
+                (r.get("invoice") or {}).get("number") or (r.get("invoice") or {}).get("status", ""),
+                (r.get("invoice") or {}).get("total", ""),
             )
             for r in reports
         ],

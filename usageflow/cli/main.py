@@ -16,6 +16,7 @@ import usageflow
 from usageflow.cli import (
     alerts_cmd,
     billing_cmd,
+    credits_cmd,
     dlq_cmd,
     pipeline_cmd,
     rerate_cmd,
@@ -69,6 +70,7 @@ stream_cmd.register(app)
 pipeline_cmd.register(app)
 billing_cmd.register(app)
 rerate_cmd.register(app)
+credits_cmd.register(app)
 app.add_typer(dlq_cmd.dlq_app, name="dlq")
 alerts_cmd.register(app)
 sample_cmd.register(app)

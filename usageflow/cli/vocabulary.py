@@ -40,6 +40,8 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "status": ("table", "json"),
     "kafka status": ("table", "json"),
     "rerate": ("table", "json"),
+    "credits grant": ("table", "json"),
+    "credits balance": ("table", "json"),
 }
 # A command with --format that is not listed takes the two names every read command has.
 FALLBACK_FORMATS = ("table", "json")
