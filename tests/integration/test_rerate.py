@@ -248,3 +248,27 @@ print(json.dumps([str(r["input_per_1k"]) for r in w.query(
     env = {**os.environ, **cli.env}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
     assert [Decimal(x) for x in json.loads(out)] == [Decimal("0.006")]
+
+
+def test_rerate_of_an_issued_month_is_carried_as_one_adjustment(warehouse: Warehouse) -> None:
+    """An issued invoice never changes: the re-priced difference becomes the pending adjustment,
+    carried onto the first open month (docs/pricing.md §11, §12)."""
+    from usageflow.billing import closing, ledger
+
+    made = events(300)
+    wrong, corrected = book_with("0.0123"), book_with("0.006")
+    store(warehouse, wrong, made)
+    issued = {i.account_id: i for i in closing.close_month(warehouse, MONTH, now=datetime(2026, 12, 5, tzinfo=UTC))}
+    load_price_book(warehouse, corrected)
+    assert rerate_month(warehouse, corrected, MONTH).repriced > 0
+
+    want = {i.account_id: i.total for i in expected(corrected, made)}
+    for invoice in ledger.month_invoices(warehouse, MONTH):
+        assert invoice.status == "issued" and invoice.total == issued[invoice.account_id].total  # frozen
+        assert invoice.pending_adjustment == want[invoice.account_id] - invoice.total
+    december = ledger.month_invoices(warehouse, "2026-12")
+    assert sorted(d.account_id for d in december) == sorted(issued)
+    for draft in december:
+        (adjustment,) = [line for line in draft.lines if line.kind == "adjustment"]
+        assert adjustment.for_month == MONTH
+        assert adjustment.amount == want[draft.account_id] - issued[draft.account_id].total
