@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pyarrow as pa
@@ -110,16 +110,17 @@ def decimal_array(values: Sequence[Decimal | None], scale: int = 12, repeated: b
             if value is not None:
                 _unscaled_bytes(value, scale)  # refuses a value that would be rounded
         return pa.array(values, pa.decimal128(38, scale))
+    present = cast("Sequence[Decimal]", values)  # no None from here on
     if repeated:
         memo: dict[Decimal, bytes] = {}
         chunks = []
-        for value in values:
+        for value in present:
             chunk = memo.get(value)
             if chunk is None:
                 chunk = memo[value] = _unscaled_bytes(value, scale)
             chunks.append(chunk)
     else:
-        chunks = [_unscaled_bytes(value, scale) for value in values]
+        chunks = [_unscaled_bytes(value, scale) for value in present]
     return pa.Array.from_buffers(pa.decimal128(38, scale), len(values), [None, pa.py_buffer(b"".join(chunks))])
 
 
