@@ -236,3 +236,37 @@ def test_recompute_revises_the_windows_whose_stored_costs_changed(
     pipeline.process(batch([ev(41, "2026-11-04T10:00:00-08:00")], first_offset=6))
     check = window_check(warehouse)
     assert check["stale_revisions"] == [] and check["stale_open_rows"] == []
+
+
+def test_the_report_takes_its_days_from_the_day_windows_only_where_they_add_up(
+    warehouse_factory: Callable[..., Warehouse], stream: tuple[KafkaSettings, TopicSettings]
+) -> None:
+    from usageflow.billing import queries
+    from usageflow.billing.tables import load_price_book as load_price_tables
+    from usageflow.billing.window_days import days_from_windows
+
+    kafka, topics = stream
+    warehouse = warehouse_factory()
+    load_price_tables(warehouse, BOOK)
+    pipeline = life(warehouse, kafka, topics)
+    pipeline.process(batch(DAY_ONE))
+    pipeline.process(batch([*NEXT_DAY, ev(50, "2026-11-02T11:00:00-08:00", key="k2")], first_offset=4))
+    (report,) = queries.report(warehouse, "2026-11", "w-la")
+    heads = [{"account_id": "w-la", "total_tokens": report.total_tokens, "list_cost": _month_cost(warehouse)}]
+    from_windows = days_from_windows(warehouse, "2026-11", "w-la", heads)
+    assert from_windows["w-la"] == report.by_day
+    assert [(d.key, d.tokens) for d in report.by_day] == [("2026-11-01", 6000), ("2026-11-02", 3000)]
+    # A day window behind its events (as after a crash, before the batch is read again): the
+    # report computes that account's days from the events, and they still add up.
+    warehouse.command(
+        "INSERT INTO window_aggregates SELECT * REPLACE (requests - 1 AS requests, total_tokens - 1500 AS "
+        "total_tokens, revision + 1 AS revision) FROM window_aggregates FINAL "
+        "WHERE granularity = '1d' AND window_date = '2026-11-01'"
+    )
+    assert days_from_windows(warehouse, "2026-11", "w-la", heads) == {}
+    (again,) = queries.report(warehouse, "2026-11", "w-la")
+    assert again.by_day == report.by_day
+
+
+def _month_cost(warehouse: Warehouse) -> Decimal:
+    return warehouse.query("SELECT sum(list_cost) AS c FROM rated_events FINAL WHERE billing_month = '2026-11'")[0]["c"]

@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 import usageflow
-from usageflow.cli import alerts_cmd, billing_cmd, dlq_cmd, pipeline_cmd, sample_cmd, stream_cmd, up_cmd, vocabulary
+from usageflow.cli import (
+    alerts_cmd,
+    billing_cmd,
+    dlq_cmd,
+    pipeline_cmd,
+    sample_cmd,
+    stream_cmd,
+    up_cmd,
+    vocabulary,
+    windows_cmd,
+)
 from usageflow.cli.clicklib import click
 from usageflow.cli.context import CliContext
 from usageflow.cli.output import configure_logging, err_console
@@ -60,6 +70,7 @@ pipeline_cmd.register(app)
 billing_cmd.register(app)
 app.add_typer(dlq_cmd.dlq_app, name="dlq")
 alerts_cmd.register(app)
+windows_cmd.register(app)
 sample_cmd.register(app)
 up_cmd.register(app)
 

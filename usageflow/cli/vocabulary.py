@@ -34,6 +34,7 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "report": ("table", "json", "html"),
     "recommend": ("table", "json"),
     "alerts": ("table", "json", "jsonl"),
+    "windows": ("table", "json", "jsonl"),
     "dlq list": ("table", "json", "jsonl"),
     "publish": ("table", "json"),
     "status": ("table", "json"),
