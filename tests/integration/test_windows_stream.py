@@ -134,9 +134,12 @@ def test_windows_are_published_when_their_end_passes_then_revised_by_a_late_even
         "1h": ("2026-11-01T15:00:00Z", 2),
         "1d": ("2026-11-01T00:00:00-07:00", 5),
     }
-    assert Decimal(revised["1d"]["list_cost"]) == warehouse.query(
-        "SELECT sum(list_cost) AS c FROM rated_events FINAL WHERE billing_date = '2026-11-01'"
-    )[0]["c"]
+    assert (
+        Decimal(revised["1d"]["list_cost"])
+        == warehouse.query("SELECT sum(list_cost) AS c FROM rated_events FINAL WHERE billing_date = '2026-11-01'")[0][
+            "c"
+        ]
+    )
     dup = pipeline.process(batch([ev(20, "2026-11-01T08:00:40-07:00", tokens=2000)], first_offset=6))
     assert dup.windows == 0 and dup.duplicates == 1
     assert_exact(warehouse, kafka, topics)
