@@ -122,5 +122,5 @@ class WindowStep:
 
 
 def _row(window: Window, revision: int, stamp: int) -> WindowRow:
-    assert window.partition is not None
-    return WindowRow(window.key, window.end_ms, window.totals.frozen(), revision, stamp, window.partition)
+    assert window.partition is not None and window.pending is not None
+    return WindowRow(window.key, window.end_ms, window.pending, revision, stamp, window.partition, window.window_id)

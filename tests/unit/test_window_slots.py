@@ -145,6 +145,9 @@ def test_a_record_is_a_valid_window_aggregate_with_an_exact_cost() -> None:
     assert body["window_end"] == "2026-11-29T00:00:00+08:00"
     assert body["emitted_at"] == "2026-11-29T00:00:01.005Z"
     assert body["list_cost"] == "0.123456789012" and body["total_tokens"] == 4500
+    assert orjson.loads(record_bytes(row)) == body  # the fast writer writes the record
+    odd = row._replace(key=key._replace(model='qwen "max"\\x'))
+    assert orjson.loads(record_bytes(odd)) == record(odd)
     parsed = WindowAggregate.model_validate_json(record_bytes(row))
     assert parsed.list_cost == Decimal("0.123456789012") and parsed.revision == 2
     assert parsed.window_id == window_id(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -54,10 +55,11 @@ class WindowRow(NamedTuple):
     revision: int
     emitted_at_ms: int
     partition: int
+    wid: str = ""  # window_id(key), when the caller has it already
 
     @property
     def window_id(self) -> str:
-        return window_id(self.key)
+        return self.wid or window_id(self.key)
 
 
 def record(row: WindowRow) -> dict[str, Any]:
@@ -87,7 +89,25 @@ def record(row: WindowRow) -> dict[str, Any]:
 
 
 def record_bytes(row: WindowRow) -> bytes:
-    return orjson.dumps(record(row))
+    """`record(row)` as JSON bytes, written directly (one per published window: this is the hot
+    path). Identifiers are of `[A-Za-z0-9._:-]`, timestamps and ids ASCII: only the model name is
+    escaped, by orjson."""
+    k, t = row.key, row.totals
+    start, end = bounds_text(k, row.end_ms)
+    return (
+        f'{{"schema_version":1,"window_id":"{row.window_id}","account_id":"{k.account_id}",'
+        f'"api_key_id":"{k.api_key_id}","model":{_json_text(k.model)},"granularity":"{k.granularity}",'
+        f'"window_start":"{start}","window_end":"{end}","requests":{t.requests},'
+        f'"input_tokens":{t.input_tokens},"output_tokens":{t.output_tokens},'
+        f'"total_tokens":{t.input_tokens + t.output_tokens},"cached_input_tokens":{t.cached_input_tokens},'
+        f'"cache_write_tokens":{t.cache_write_tokens},"reasoning_tokens":{t.reasoning_tokens},'
+        f'"list_cost":"{decimal_text(t.list_cost)}","revision":{row.revision},"emitted_at":"{iso_utc(row.emitted_at_ms)}"}}'
+    ).encode()
+
+
+@lru_cache(maxsize=1024)
+def _json_text(value: str) -> str:
+    return orjson.dumps(value).decode()
 
 
 def parse_record(value: bytes) -> WindowAggregate:
@@ -111,11 +131,12 @@ def rows_table(rows: Sequence[WindowRow]) -> pa.Table:
     """The rows as one Arrow table with the columns of `window_aggregates`."""
     keys = [r.key for r in rows]
     totals = [r.totals for r in rows]
+    ids = [r.window_id for r in rows]
     money = pa.Array.from_buffers(
         _MONEY, len(rows), [None, pa.py_buffer(b"".join(_unscaled(t.list_cost) for t in totals))]
     )
     columns = [
-        pa.array([r.window_id for r in rows], pa.string()),
+        pa.array(ids, pa.string()),
         pa.array([k.granularity for k in keys], pa.string()),
         pa.array([k.account_id for k in keys], pa.string()),
         pa.array([k.api_key_id for k in keys], pa.string()),

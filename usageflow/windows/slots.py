@@ -137,13 +137,20 @@ def window_id(key: WindowKey) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
+@lru_cache(maxsize=65_536)
 def iso_utc(ms: int) -> str:
-    """`2026-11-28T10:05:00Z` (milliseconds only when there are some)."""
-    instant = from_ms(ms)
-    text = instant.strftime("%Y-%m-%dT%H:%M:%S")
-    if ms % 1000:
-        text += f".{ms % 1000:03d}"
-    return text + "Z"
+    """`2026-11-28T10:05:00Z` (milliseconds only when there are some). Integer arithmetic and a
+    cached date: one is written per window record."""
+    days, in_day = divmod(ms, _DAY_MS)
+    seconds, millis = divmod(in_day, 1000)
+    hours, rest = divmod(seconds, 3600)
+    text = f"{_iso_day(days)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_day(days: int) -> str:
+    return date.fromordinal(_EPOCH_DAY + days).isoformat()
 
 
 def iso_in_zone(ms: int, tz: str) -> str:

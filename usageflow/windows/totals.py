@@ -42,7 +42,12 @@ class Totals:
         "requests",
     )
 
-    def __init__(self, frozen: Frozen = EMPTY) -> None:
+    def __init__(self, frozen: Frozen | None = None) -> None:
+        if frozen is None:  # the common case: a new window
+            self.requests = self.input_tokens = self.output_tokens = 0
+            self.cached_input_tokens = self.cache_write_tokens = self.reasoning_tokens = 0
+            self.list_cost = _ZERO
+            return
         (
             self.requests,
             self.input_tokens,

@@ -24,7 +24,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from usageflow.pricing.rating import RatedEvent
-from usageflow.windows.slots import HOUR_MS, MINUTE_MS, WindowKey, to_ms, window_end_ms, window_keys
+from usageflow.windows.slots import (
+    HOUR_MS,
+    MINUTE_MS,
+    UTC_ZONE,
+    WindowKey,
+    day_bounds_ms,
+    to_ms,
+    window_end_ms,
+    window_id,
+    window_keys,
+)
 from usageflow.windows.totals import EMPTY, Frozen, Totals
 
 # How long (in event time past its end) a published window stays in memory for a late event to
@@ -42,16 +52,25 @@ class Window:
     emitted: Frozen | None = None  # the totals of that revision
     written: Frozen | None = None  # what the warehouse row of this window holds now
     queued: bool = False  # in its partition's close queue
+    pending: Frozen | None = None  # the totals `outgoing` chose to write (until `written`)
+    _id: str = ""
 
-    def needs_revision(self) -> bool:
+    @property
+    def window_id(self) -> str:
+        if not self._id:
+            self._id = window_id(self.key)
+        return self._id
+
+    def needs_revision(self, now: Frozen | None = None) -> bool:
         """Closed and not (or no longer) what its last revision said."""
+        now = now if now is not None else self.totals.frozen()
         if self.emitted is None:
-            return self.totals.requests > 0 or self.written is not None
-        return self.totals.frozen() != self.emitted
+            return now.requests > 0 or self.written is not None
+        return now != self.emitted
 
-    def needs_open_row(self) -> bool:
+    def needs_open_row(self, now: Frozen | None = None) -> bool:
         """Open and the warehouse's row (if any) says something else."""
-        now = self.totals.frozen()
+        now = now if now is not None else self.totals.frozen()
         return now != self.written and (self.written is not None or now.requests > 0)
 
 
@@ -129,50 +148,61 @@ class WindowTracker:
     ) -> dict[WindowKey, int]:
         """`stored`: (partition, event) of the events this batch stored; `held_before`: those the
         warehouse already held (duplicates, or a batch read again after a crash). Returns the
-        windows to load from the warehouse, with the partition each was read from."""
-        batch: dict[WindowKey, Totals] = {}
-        source: dict[WindowKey, int] = {}
+        windows to load from the warehouse, with the partition each was read from.
+
+        Per event and window (the hot path: plain tuples look keys up, a `WindowKey` is built
+        only for a window that enters memory): a held window adds the event; one that may have
+        stored events (it starts at or before the newest stored event time of the account) is
+        loaded instead, with all of this batch's events in it, since the warehouse has them."""
+        windows, touched, marks, known = self.windows, self._touched, self.watermark, self.newest
+        after_restore = self._after_restore
+        load: dict[WindowKey, int] = {}
         newest: dict[str, int] = {}
         for partition, rated in stored:
             e = rated.event
+            account = e.account_id
             ts = to_ms(e.ts)
-            self._advance(partition, ts)
-            if ts > newest.get(e.account_id, -1):
-                newest[e.account_id] = ts
-            for key in window_keys(e.account_id, e.api_key_id, e.model, ts, rated.billing_tz, rated.billing_date):
-                totals = batch.get(key)
-                if totals is None:
-                    totals = batch[key] = Totals()
-                totals.add_event(rated)
-                source[key] = partition
-        load: dict[WindowKey, int] = {}
+            if ts > marks.get(partition, -1):
+                marks[partition] = ts
+            if ts > newest.get(account, -1):
+                newest[account] = ts
+            floor = known.get(account, -1)
+            day_start, day_end = day_bounds_ms(rated.billing_tz, rated.billing_date)
+            minute, hour = ts - ts % MINUTE_MS, ts - ts % HOUR_MS
+            for key, end in (
+                ((account, e.api_key_id, e.model, "1m", minute, UTC_ZONE), minute + MINUTE_MS),
+                ((account, e.api_key_id, e.model, "1h", hour, UTC_ZONE), hour + HOUR_MS),
+                ((account, e.api_key_id, e.model, "1d", day_start, rated.billing_tz), day_end),
+            ):
+                window = windows.get(key)  # type: ignore[call-overload]
+                if window is not None:
+                    if not after_restore:  # a restored window already counts this batch
+                        window.totals.add_event(rated)
+                    if window.partition != partition:
+                        self._place(window, partition)
+                    touched[window.key] = window
+                elif key in load:
+                    continue
+                elif after_restore or key[4] <= floor:  # type: ignore[operator]
+                    load[WindowKey(*key)] = partition  # type: ignore[arg-type]
+                else:
+                    wkey = WindowKey(*key)  # type: ignore[arg-type]
+                    window = windows[wkey] = Window(wkey, end, Totals(), partition)
+                    window.totals.add_event(rated)
+                    touched[wkey] = window
         for partition, rated in held_before:
             e = rated.event
             ts = to_ms(e.ts)
             self._advance(partition, ts)
             for key in window_keys(e.account_id, e.api_key_id, e.model, ts, rated.billing_tz, rated.billing_date):
-                window = self.windows.get(key)
-                if window is None and key not in batch:
-                    load[key] = partition
-                elif window is not None:
+                window = windows.get(key)
+                if window is not None:
                     self._place(window, partition)
-        for key, totals in batch.items():
-            partition = source[key]
-            window = self.windows.get(key)
-            if window is not None:
-                if not self._after_restore:  # a restored window already counts this batch
-                    window.totals.add(totals)
-                self._place(window, partition)
-                self._touch(window)
-            elif self._after_restore or key.start_ms <= self.newest.get(key.account_id, -1):
-                load[key] = partition  # may have stored events: ask
-            else:
-                window = self._take(key, Held(), partition)
-                window.totals = totals
-                self._touch(window)
+                elif key not in load:
+                    load[key] = partition
         for account_id, ts in newest.items():
-            if ts > self.newest.get(account_id, -1):
-                self.newest[account_id] = ts
+            if ts > known.get(account_id, -1):
+                known[account_id] = ts
         self._after_restore = False
         return load
 
@@ -193,7 +223,8 @@ class WindowTracker:
         }
 
     def outgoing(self) -> Outgoing:
-        """Closed windows that need a revision, and open windows whose warehouse row is behind."""
+        """Closed windows that need a revision, and open windows whose warehouse row is behind.
+        Open windows wait in their partition's close queue (by end) until their end passes."""
         out = Outgoing()
         chosen: set[WindowKey] = set()
         for partition, queue in self._closing.items():
@@ -206,28 +237,42 @@ class WindowTracker:
                 if window is None or window.partition != partition:
                     continue
                 window.queued = False
-                if key not in chosen:
+                if key not in self._touched:  # (a touched one is looked at below)
                     chosen.add(key)
-                    (out.revisions if window.needs_revision() else out.settled).append(window)
+                    self._choose(window, out)
         for key, window in self._touched.items():
             if key in chosen or window.partition is None:
                 continue
             if self._closed(window):
-                chosen.add(key)
-                (out.revisions if window.needs_revision() else out.settled).append(window)
-            elif window.needs_open_row():
-                out.open_rows.append(window)
+                self._choose(window, out)
+            else:
+                now = window.totals.frozen()
+                if window.needs_open_row(now):
+                    window.pending = now
+                    out.open_rows.append(window)
+                if not window.queued:
+                    self._queue(window)
         self._touched.clear()
         return out
+
+    def _choose(self, window: Window, out: Outgoing) -> None:
+        now = window.totals.frozen()
+        if window.needs_revision(now):
+            window.pending = now
+            out.revisions.append(window)
+        else:
+            out.settled.append(window)
 
     def written(self, out: Outgoing) -> None:
         """`out` is published and stored: its revisions are now the highest."""
         for window in out.revisions:
             window.revision += 1
-            window.emitted = window.written = window.totals.frozen()
+            window.emitted = window.written = window.pending
+            window.pending = None
             self._retire(window)
         for window in out.open_rows:
-            window.written = window.totals.frozen()
+            window.written = window.pending
+            window.pending = None
         for window in out.settled:
             self._retire(window)
         self._evict()
@@ -260,13 +305,12 @@ class WindowTracker:
         return window
 
     def _place(self, window: Window, partition: int | None) -> None:
+        """Its events come from `partition` (None: unknown yet); a move is looked at again."""
         if partition is None or window.partition == partition:
-            if window.partition is not None and not window.queued:
-                self._queue(window)
             return
         window.partition = partition
         window.queued = False
-        self._queue(window)
+        self._touch(window)
 
     def _queue(self, window: Window) -> None:
         assert window.partition is not None
@@ -280,6 +324,10 @@ class WindowTracker:
         if window.partition is None:
             return
         at = window.end_ms + self.retain_ms[window.key.granularity]
+        if at <= self.watermark.get(window.partition, -1):
+            if self.windows.get(window.key) is window:
+                del self.windows[window.key]  # already far behind its partition's event time
+            return
         heapq.heappush(self._evicting.setdefault(window.partition, []), (at, next(self._seq), window.key))
 
     def _evict(self) -> None:
