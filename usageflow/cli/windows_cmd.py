@@ -48,7 +48,7 @@ def windows_cmd(
         raise typer.BadParameter(f"must be one of {', '.join(GRANULARITIES)}", param_hint="--granularity")
     ctx: CliContext = typer_ctx.obj
     messages = read_topic(ctx.kafka(), ctx.topics().windows, from_beginning=from_beginning or not follow, follow=follow)
-    records = (
+    records: Iterator[dict[str, Any]] = (
         r
         for r in decode_windows(m.value() for m in messages)
         if (account is None or r.get("account_id") == account)

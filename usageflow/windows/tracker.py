@@ -183,7 +183,7 @@ class WindowTracker:
                     touched[window.key] = window
                 elif key in load:
                     continue
-                elif after_restore or key[4] <= floor:  # type: ignore[operator]
+                elif after_restore or key[4] <= floor:
                     load[WindowKey(*key)] = partition  # type: ignore[arg-type]
                 else:
                     wkey = WindowKey(*key)  # type: ignore[arg-type]
