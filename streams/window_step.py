@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from usageflow.ingest.batch import BatchOutcome
-from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
+from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.retry import RetryPolicy
 from usageflow.warehouse import Warehouse
 from usageflow.windows import store
@@ -93,9 +93,7 @@ class WindowStep:
         stamp = to_ms(datetime.now(UTC))
         revisions = [_row(w, w.revision + 1, stamp) for w in out.revisions]
         if revisions:
-            self.outbox.send_and_wait(
-                [OutgoingRecord(self.topic, r.window_id.encode(), record_bytes(r)) for r in revisions]
-            )
+            self.outbox.send_keyed_and_wait(self.topic, [(r.window_id.encode(), record_bytes(r)) for r in revisions])
         rows = revisions + [_row(w, 0, stamp) for w in out.open_rows]
         self.retry("storing windows", lambda: store.insert(self.warehouse, rows))
 

@@ -133,8 +133,13 @@ def start_label(key: WindowKey) -> str:
 
 
 def window_id(key: WindowKey) -> str:
-    raw = f"{key.account_id}|{key.api_key_id}|{key.model}|{key.granularity}|{start_label(key)}"
+    raw = f"{_id_prefix(key.account_id, key.api_key_id, key.model, key.granularity)}{start_label(key)}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+@lru_cache(maxsize=65_536)
+def _id_prefix(account_id: str, api_key_id: str, model: str, granularity: str) -> str:
+    return f"{account_id}|{api_key_id}|{model}|{granularity}|"
 
 
 @lru_cache(maxsize=65_536)
