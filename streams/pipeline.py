@@ -127,8 +127,6 @@ class BatchPipeline:
     def partitions_changed(self) -> None:
         """Called by the reader when partitions were assigned or revoked."""
         self._reassigned = True
-        if self.windows is not None:
-            self.windows.reset()  # restored from the warehouse by the next batch's step 8
 
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
         report = BatchReport(records=len(records), next_offsets=next_offsets(records))
@@ -136,6 +134,8 @@ class BatchPipeline:
         # 0. after an assignment: alerts already published are never sent again
         if self._reassigned:
             self.engine.reset()
+            if self.windows is not None:
+                self.windows.reset()  # restored from the warehouse by step 8
             self.engine.mark_fired(self.retry.call("reading back published alerts", self._sync_published))
             self._reassigned = False
             clock.lap("sync_published")

@@ -33,6 +33,7 @@ from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.retry import RetryPolicy
 from usageflow.warehouse import Warehouse
 from usageflow.windows import store
+from usageflow.windows.recompute import Recomputed, month_range, recompute_windows
 from usageflow.windows.records import WindowRow, record_bytes
 from usageflow.windows.slots import WindowKey, to_ms
 from usageflow.windows.tracker import Outgoing, Window, WindowTracker
@@ -53,8 +54,28 @@ class WindowStep:
         self._next_poll = 0.0
 
     def reset(self) -> None:
-        """Partitions moved: restore from the warehouse with the next batch."""
+        """Partitions moved (or stored events were re-priced): restore from the warehouse with
+        the next batch."""
         self.tracker.reset()
+
+    def recompute(self, account_id: str | None, start: datetime, end: datetime) -> Recomputed:
+        """After stored events of [start, end) changed under this worker (`usageflow rerate` run
+        between two batches): publish the revisions the stored events now call for, and restore
+        the windows held in memory from the warehouse with the next batch."""
+        try:
+            return recompute_windows(
+                self.warehouse,
+                lambda records: self.outbox.send_keyed_and_wait(self.topic, list(records)),
+                account_id,
+                start,
+                end,
+            )
+        finally:
+            self.tracker.reset()
+
+    def recompute_month(self, month: str, account_id: str | None = None) -> Recomputed:
+        """`recompute` over everything a re-pricing of billing month `month` can change."""
+        return self.recompute(account_id, *month_range(month))
 
     def run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int]) -> int:
         """The batch's windows; returns how many revisions were published. On any failure the

@@ -32,7 +32,7 @@ from usageflow.schemas import Account, WindowAggregate
 from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.pipeline import BatchPipeline, Topics
 from usageflow.warehouse import Warehouse
-from usageflow.windows.recompute import recompute_windows
+from usageflow.windows.recompute import kafka_publisher, recompute_windows
 
 pytestmark = pytest.mark.integration
 
@@ -216,9 +216,15 @@ def test_recompute_revises_the_windows_whose_stored_costs_changed(
         "FROM rated_events FINAL WHERE event_id = 'w1'"
     )
     sent: list[tuple[bytes, bytes]] = []
+    to_kafka = kafka_publisher(kafka, topics)
+
+    def publish(records: Any) -> None:
+        sent.extend(records)
+        to_kafka(records)
+
     result = recompute_windows(
         warehouse,
-        sent.extend,
+        publish,
         "w-la",
         datetime(2026, 11, 1, 7, tzinfo=UTC),
         datetime(2026, 11, 3, 8, tzinfo=UTC),
@@ -229,7 +235,7 @@ def test_recompute_revises_the_windows_whose_stored_costs_changed(
     check = window_check(warehouse)
     assert check["stale_revisions"] == [] and check["stale_open_rows"] == []
     again = recompute_windows(
-        warehouse, sent.extend, "w-la", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
+        warehouse, publish, "w-la", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
     )
     assert again.revisions == []  # nothing left to change
     # The running pipeline reads the notice and reloads what it holds: its next revision of the
@@ -239,6 +245,17 @@ def test_recompute_revises_the_windows_whose_stored_costs_changed(
     pipeline.process(batch([ev(41, "2026-11-04T10:00:00-08:00")], first_offset=6))
     check = window_check(warehouse)
     assert check["stale_revisions"] == [] and check["stale_open_rows"] == []
+    # Re-priced again, this time by a rerate run inside the worker between two batches.
+    warehouse.command(
+        "INSERT INTO rated_events SELECT * REPLACE (list_cost * 3 AS list_cost, now64(3) AS ingested_at) "
+        "FROM rated_events FINAL WHERE event_id = 'w40'"
+    )
+    assert pipeline.windows is not None
+    in_worker = pipeline.windows.recompute_month("2026-11", "w-la")
+    assert sorted(r.key.granularity for r in in_worker.revisions) == ["1d", "1h", "1m"]
+    pipeline.process(batch([ev(42, "2026-11-04T10:30:00-08:00")], first_offset=7))
+    check = assert_exact(warehouse, kafka, topics)
+    assert check["published"] > 0
 
 
 def test_the_report_takes_its_days_from_the_day_windows_only_where_they_add_up(

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
 from usageflow.billing.model import BreakdownRow, money
 from usageflow.warehouse.client import Warehouse
+
+# The token-type parts a breakdown row carries (the windows have all three).
+_PARTS = tuple(
+    f.name for f in fields(BreakdownRow) if f.name in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+)
 
 
 def days_from_windows(
@@ -25,7 +31,8 @@ def days_from_windows(
     `usage_report_for`: `account_id`, `total_tokens`, unrounded `list_cost`) whose windows match."""
     rows = warehouse.query(
         "SELECT account_id, toString(window_date) AS day, sum(total_tokens) AS tokens, sum(list_cost) AS exact, "
-        "CAST(round(sum(list_cost), 2) AS Decimal(38, 2)) AS cost FROM usage_windows "
+        "CAST(round(sum(list_cost), 2) AS Decimal(38, 2)) AS cost, sum(cached_input_tokens) AS cached_input_tokens, "
+        "sum(cache_write_tokens) AS cache_write_tokens, sum(reasoning_tokens) AS reasoning_tokens FROM usage_windows "
         "WHERE granularity = '1d' AND formatDateTime(window_date, '%Y-%m') = {month:String} "
         "AND ({account:String} = '' OR account_id = {account:String}) "
         "GROUP BY account_id, day ORDER BY account_id, day",
@@ -40,5 +47,8 @@ def days_from_windows(
         tokens = sum(int(d["tokens"]) for d in days)
         exact = sum((Decimal(d["exact"]) for d in days), Decimal(0))
         if days and tokens == int(head["total_tokens"]) and exact == Decimal(head["list_cost"]):
-            found[head["account_id"]] = tuple(BreakdownRow(d["day"], int(d["tokens"]), money(d["cost"])) for d in days)
+            found[head["account_id"]] = tuple(
+                BreakdownRow(d["day"], int(d["tokens"]), money(d["cost"]), **{p: int(d[p]) for p in _PARTS})
+                for d in days
+            )
     return found

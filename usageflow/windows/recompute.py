@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.warehouse import Warehouse
@@ -68,6 +68,15 @@ def recompute_windows(
     store.insert(warehouse, revisions + open_rows)
     store.record_notice(warehouse, uuid.uuid4().hex, account_id or "", lo, hi)  # "": every account
     return Recomputed(len(rows), revisions, len(open_rows))
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """The instants that cover the billing month `month` ('YYYY-MM') in every time zone: its UTC
+    month, a day wider on both sides (what a re-pricing of that month can change)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
+    return start - timedelta(days=1), end + timedelta(days=1)
 
 
 def kafka_publisher(kafka: KafkaSettings, topics: TopicSettings) -> Publish:
