@@ -29,6 +29,8 @@ RESULT_KEYS = (
     "pipeline_seconds",
     "pipeline_avg_batch",
     "pipeline_alerts",
+    "pipeline_windows",
+    "pipeline_windows_per_s",
     "raw_seconds",
     "peer_seconds",
     "peer_windows",

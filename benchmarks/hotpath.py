@@ -55,7 +55,7 @@ def build_pipeline(args: argparse.Namespace) -> Any:
         book,
         LiveEngine(book, allowed_lateness=timedelta(hours=48)),
         KafkaOutbox(kafka, stop),
-        Topics(alerts=topics.alerts, dlq=topics.dlq),
+        Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
         kafka,
         stop,
     )
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stages_s": report.seconds,
         "us_per_event": {step: round(s * 1e6 / args.batch, 2) for step, s in report.seconds.items()},
         "alerts_in_batch": len(report.alerts),
+        "windows_in_batch": report.windows,
         "top_tottime": _top(profiler, "tottime"),
         "top_cumulative": _top(profiler, "cumulative"),
     }

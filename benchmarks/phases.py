@@ -68,6 +68,9 @@ def worker(env: BenchEnv) -> None:
             flushes = int(worker.last.get("flushes", 0))
             env.result["pipeline_avg_batch"] = round(env.published / flushes) if flushes else None
             env.result["pipeline_alerts"] = worker.last.get("alerts")
+            env.result["pipeline_windows"] = worker.last.get("windows")
+            published = worker.windows_at.get(span.last_count, 0) - worker.windows_at.get(span.first_count, 0)
+            env.result["pipeline_windows_per_s"] = rounded(published / span.seconds) if span.seconds > 0 else None
         elif env.published:
             worker.wait_consumed(env.published, config.timeout_s)
         if spy is not None:

@@ -10,6 +10,7 @@ from rich.table import Table
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("events", "", "events published once, read by every stream part"),
     ("pipeline_eps", "events/s", "real worker: first to last stored batch (windows, alerts on)"),
+    ("pipeline_windows_per_s", "windows/s", "window revisions the worker published over the same span"),
     ("raw_consume_eps", "events/s", "confluent-kafka consume(10000) + orjson, same topic"),
     ("peer_eps", "events/s", "Quix Streams: decode, rate, 1h window, chDB batches"),
     ("ratio_vs_raw", "", "pipeline_eps / raw_consume_eps"),

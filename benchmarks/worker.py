@@ -50,6 +50,7 @@ class WorkerProcess:
     _log: IO[bytes] | None = None
     peak_rss: float | None = None
     last: dict[str, Any] = field(default_factory=dict)
+    windows_at: dict[int, int] = field(default_factory=dict)  # consumed -> window revisions published by then
 
     def __post_init__(self) -> None:
         self.log_path = self.workdir / "worker.log"
@@ -110,6 +111,7 @@ class WorkerProcess:
                 consumed = int(data.get("consumed", 0))
                 if consumed != last:
                     points.append((now, consumed))
+                    self.windows_at[consumed] = int(data.get("windows", 0))
                     last = consumed
                 if consumed >= target:
                     self.sample_rss()

@@ -4,6 +4,7 @@ from usageflow.schemas.account import Account, PlanName
 from usageflow.schemas.alert import Alert, AlertType
 from usageflow.schemas.dead_letter import DeadLetter, DeadLetterReason
 from usageflow.schemas.usage_event import UsageEvent
+from usageflow.schemas.window_aggregate import WindowAggregate
 
 __all__ = [
     "Account",
@@ -13,4 +14,5 @@ __all__ = [
     "DeadLetterReason",
     "PlanName",
     "UsageEvent",
+    "WindowAggregate",
 ]

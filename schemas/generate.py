@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from usageflow.schemas import Account, Alert, DeadLetter, UsageEvent
+from usageflow.schemas import Account, Alert, DeadLetter, UsageEvent, WindowAggregate
 
 HERE = Path(__file__).resolve().parent
 RECORDS: dict[str, type[BaseModel]] = {
@@ -16,6 +16,7 @@ RECORDS: dict[str, type[BaseModel]] = {
     "account.schema.json": Account,
     "alert.v1.schema.json": Alert,
     "dead_letter.schema.json": DeadLetter,
+    "window_aggregate.v1.schema.json": WindowAggregate,
 }
 
 

@@ -116,7 +116,7 @@ def create_app(parts: WorkerParts) -> Worker:
         parts.book,
         parts.engine,
         KafkaOutbox(parts.kafka, stop),
-        Topics(alerts=parts.topics.alerts, dlq=parts.topics.dlq),
+        Topics(alerts=parts.topics.alerts, dlq=parts.topics.dlq, windows=parts.topics.windows),
         parts.kafka,
         stop,
     )

@@ -13,6 +13,7 @@ from usageflow.alerting.engine import AccountSeed
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings
 from usageflow.schemas import Alert
+from usageflow.schemas.window_aggregate import decimal_text
 from usageflow.warehouse import Warehouse
 from usageflow.warehouse.client import BoundText
 
@@ -125,19 +126,21 @@ WINDOW_SPANS = {"1m": "INTERVAL 2 HOUR", "1h": "INTERVAL 2 DAY", "1d": "INTERVAL
 
 
 def recent_windows(warehouse: Warehouse, account_id: str, granularity: str) -> list[dict[str, object]]:
-    """The account's latest windows of one granularity from the rollup, newest first."""
+    """The account's latest windows of one granularity as the stream keeps them (`usage_windows`:
+    closed ones at their highest revision, open ones as of the last batch), newest first."""
     span = WINDOW_SPANS[granularity]
     rows = warehouse.query(
-        "SELECT window_start, api_key_id, model, sum(requests) AS requests, sum(input_tokens) AS input_tokens, "
-        "sum(output_tokens) AS output_tokens, sum(total_tokens) AS total_tokens, sum(list_cost) AS list_cost "
+        "SELECT window_start, window_end, api_key_id, model, state, revision, requests, input_tokens, "
+        "output_tokens, total_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, list_cost, window_id "
         "FROM usage_windows WHERE granularity = {g:String} AND account_id = {a:String} AND window_start >= "
         "(SELECT max(window_start) FROM usage_windows WHERE granularity = {g:String} AND account_id = {a:String}) "
-        f"- {span} GROUP BY window_start, api_key_id, model ORDER BY window_start DESC, api_key_id, model",
+        f"- {span} ORDER BY window_start DESC, api_key_id, model",
         {"g": granularity, "a": account_id},
     )
     for row in rows:
-        row["window_start"] = row["window_start"].replace(tzinfo=UTC).isoformat()
-        row["list_cost"] = str(row["list_cost"])
+        for key in ("window_start", "window_end"):
+            row[key] = row[key].replace(tzinfo=UTC).isoformat()
+        row["list_cost"] = decimal_text(row["list_cost"])
     return rows
 
 

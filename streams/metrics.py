@@ -19,6 +19,7 @@ class WorkerMetrics:
             "usageflow_dead_letters", "Records sent to the dead-letter topic", ["reason"], registry=r
         )
         self.alerts = Counter("usageflow_alerts", "Alerts published", ["type"], registry=r)
+        self.windows = Counter("usageflow_windows", "Window revisions published on the windows topic", registry=r)
         self.flush_seconds = Histogram(
             "usageflow_flush",
             "Time to store one batch in the warehouse",

@@ -62,6 +62,38 @@ class KafkaOutbox:
                 if self.stop.wait(0.5):
                     raise StopRequested("stopping while the broker did not acknowledge dead letters or alerts")
 
+    def send_keyed_and_wait(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+        """`send_and_wait` for many records of one topic with distinct keys (window revisions):
+        one delivery callback for all of them, since a closure per record costs more than the
+        send itself at tens of thousands of records a batch."""
+        pending = records
+        while pending:
+            failed: dict[bytes, KafkaError] = {}
+
+            def delivered(error: KafkaError | None, message: Any, failed: dict[bytes, KafkaError] = failed) -> None:
+                if error is not None:
+                    failed[message.key()] = error
+
+            for key, value in pending:
+                while True:
+                    try:
+                        self._producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                        break
+                    except BufferError:
+                        self._producer.poll(0.1)
+                    except KafkaException as exc:  # refused before sending (e.g. too large)
+                        failed[key] = exc.args[0]
+                        break
+            self._producer.flush()
+            permanent = [e for e in failed.values() if not _retriable(e)]
+            if permanent:
+                raise BrokerError(f"the broker refused a record for {topic}: {permanent[0].str()}")
+            pending = [(k, v) for k, v in pending if k in failed]
+            if pending:
+                log.warning("%d record(s) not acknowledged, sending again", len(pending))
+                if self.stop.wait(0.5):
+                    raise StopRequested(f"stopping while the broker did not acknowledge records for {topic}")
+
     def close(self) -> None:
         self._producer.flush(10)
 

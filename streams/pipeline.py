@@ -17,7 +17,13 @@ confluent-kafka reader and the benchmark's profile part all call it. Its steps, 
 6. insert the fresh events; rows the warehouse refuses as data (not an outage) are found by
    splitting the batch, dead-lettered with the engine's message, and the rest is stored;
 7. record the alerts in the warehouse `alerts` table;
-8. hand back the offsets to commit (the caller commits them: only after all of the above).
+8. windows (usageflow.streams.window_step): the stored events move their 1m / 1h / 1d windows;
+   windows whose end passed their partition's event time, or that changed since their last
+   revision, are published on the windows topic (acknowledged) and stored in
+   `window_aggregates`, and open windows the batch changed are recorded as open. After a crash
+   the batch is read again and the windows of its already stored events are checked against the
+   warehouse, so a lost revision is published then;
+9. hand back the offsets to commit (the caller commits them: only after all of the above).
 
 Warehouse calls go through one `RetryPolicy`: outages are waited out, shutdown interrupts the
 wait with `StopRequested` (the batch is then not committed and is read again on restart).
@@ -44,6 +50,7 @@ from usageflow.streams.live_store import alert_bytes, published_alerts, record_p
 from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
 from usageflow.streams.retry import RetryPolicy
 from usageflow.streams.sink import WarehouseSink
+from usageflow.streams.window_step import WindowStep
 from usageflow.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,7 @@ WAREHOUSE_REJECTED = "warehouse_rejected"
 class Topics:
     alerts: str
     dlq: str
+    windows: str | None = None  # None: no windows step (step 8 is skipped)
 
 
 @dataclass
@@ -67,6 +75,7 @@ class BatchReport:
     late: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)  # reason -> records
     alerts: list[Alert] = field(default_factory=list)
+    windows: int = 0  # window revisions published
     next_offsets: dict[int, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     finished_at: float = 0.0
@@ -115,6 +124,7 @@ class BatchPipeline:
         self.retry = RetryPolicy(stop)
         self.sink = WarehouseSink(warehouse)
         self.credit_feed = CreditFeed(warehouse)
+        self.windows = WindowStep(warehouse, outbox, topics.windows, self.retry) if topics.windows else None
         self._reassigned = True  # the first batch restores everything
 
     def partitions_changed(self) -> None:
@@ -135,6 +145,8 @@ class BatchPipeline:
         # 0. after an assignment: alerts already published are never sent again
         if self._reassigned:
             self.engine.reset()
+            if self.windows is not None:
+                self.windows.reset()  # restored from the warehouse by step 8
             self.engine.mark_fired(self.retry.call("reading back published alerts", self._sync_published))
             self._reassigned = False
             clock.lap("sync_published")
@@ -177,7 +189,11 @@ class BatchPipeline:
         if report.alerts:
             self.retry.call("recording alerts", lambda: store_alerts(self.warehouse, report.alerts))
         clock.lap("record_alerts")
-        # 8. the caller commits report.next_offsets
+        # 8. windows: published (acknowledged) and stored after the events they count
+        if self.windows is not None:
+            report.windows = self.windows.run(outcome, fresh, [i for i, _ in refused])
+        clock.lap("windows")
+        # 9. the caller commits report.next_offsets
         report.finished_at = time.time()
         return report
 

@@ -23,6 +23,7 @@ class Progress:
     dead_lettered: int = 0
     late: int = 0
     alerts: int = 0
+    windows: int = 0
     flushes: int = 0
     last_flush_s: float = 0.0
     last_flush_at: str | None = None
@@ -36,6 +37,7 @@ class Progress:
             "dead_lettered": self.dead_lettered,
             "late": self.late,
             "alerts": self.alerts,
+            "windows": self.windows,
             "flushes": self.flushes,
             "last_flush_s": round(self.last_flush_s, 4),
             "last_flush_at": self.last_flush_at,
@@ -58,6 +60,7 @@ class WorkerState:
         p.dead_lettered += report.dead_lettered
         p.late += report.late
         p.alerts += len(report.alerts)
+        p.windows += report.windows
         p.flushes += 1
         p.last_flush_s = report.store_seconds
         p.last_flush_at = datetime.fromtimestamp(report.finished_at, UTC).isoformat(timespec="seconds")
@@ -69,6 +72,7 @@ class WorkerState:
         m.late.inc(report.late)
         for reason, count in report.dead_letters.items():
             m.dead_letters.labels(reason).inc(count)
+        m.windows.inc(report.windows)
         for alert in report.alerts:
             m.alerts.labels(alert.type).inc()
             self.recent_alerts.appendleft(alert.model_dump(mode="json"))

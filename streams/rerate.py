@@ -11,7 +11,9 @@ re-prices the rest. Reading goes page by page in primary-key order, so memory st
 
 With the embedded warehouse a running worker owns it: the worker runs this between two
 batches (usageflow.streams.http, `/rerate`), after switching its own rating to the re-read
-price book, so no batch rated with the old book can be stored after the rerate read it.
+price book, so no batch rated with the old book can be stored after the rerate read it. Either
+way the month's windows are recomputed afterwards (usageflow.windows.recompute): a window whose
+list cost changed is published again with a higher revision.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import UsageflowError, ValidationFailure
 from usageflow.pricing.price_book import PriceBook, load_price_book
 from usageflow.pricing.rating import RatedEvent, rate_in_zone
 from usageflow.schemas import UsageEvent
 from usageflow.streams.rated_rows import RATED_EVENTS_SCHEMA, rated_events_table
 from usageflow.warehouse import Warehouse, open_warehouse
+from usageflow.windows.recompute import month_range, recompute_and_publish
 
 if TYPE_CHECKING:
     from usageflow.streams.pipeline import BatchPipeline
@@ -88,6 +92,7 @@ class RerateReport:
     unchanged: int = 0
     unpriceable: int = 0  # the current book has no price for its model or region: left as it was
     accounts: list[str] = field(default_factory=list)  # accounts with at least one re-priced event
+    window_revisions: int = 0  # windows the new prices changed: published again with a new revision
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,14 +199,27 @@ def rerate_in_worker(
     book = load_price_book(book_path)
     pipeline.retry.call("storing the price book", lambda: load_price_tables(pipeline.warehouse, book))
     pipeline.use_price_book(book)
-    return pipeline.retry.call("the rerate", lambda: rerate_month(pipeline.warehouse, book, month, account_id))
+    report = pipeline.retry.call("the rerate", lambda: rerate_month(pipeline.warehouse, book, month, account_id))
+    windows = pipeline.windows
+    if windows is not None:  # always, not only after changes: a rerate cut before it left some
+        recomputed = pipeline.retry.call("the windows' recompute", lambda: windows.recompute_month(month, account_id))
+        report.window_revisions = len(recomputed.revisions)
+    return report
 
 
 def run_rerate(
-    warehouse_url: str, data_dir: Path, book_path: Path | None, month: str, account_id: str | None
+    warehouse_url: str,
+    data_dir: Path,
+    book_path: Path | None,
+    month: str,
+    account_id: str | None,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
 ) -> dict[str, Any]:
     """`usageflow rerate`: through the running worker when there is one (it must rate with the
-    corrected book too), else directly on the warehouse."""
+    corrected book too), else directly on the warehouse, then the windows of the month are
+    recomputed and their new revisions published (always: a rerate cut before that step left
+    windows behind, and running it again repairs them)."""
     worker_url = _running_worker(data_dir)
     if worker_url is not None:
         return _ask_worker(worker_url, month, account_id)
@@ -211,7 +229,10 @@ def run_rerate(
     warehouse = open_warehouse(warehouse_url)
     try:
         load_price_tables(warehouse, book)
-        return rerate_month(warehouse, book, month, account_id).to_json()
+        report = rerate_month(warehouse, book, month, account_id)
+        recomputed = recompute_and_publish(warehouse, kafka, topics, account_id, *month_range(month))
+        report.window_revisions = len(recomputed.revisions)
+        return report.to_json()
     finally:
         warehouse.close()
 

@@ -97,6 +97,11 @@ class TopicSettings(BaseSettings):
         return self.name("usage.dlq")
 
     @cached_property
+    def windows(self) -> str:
+        """WindowAggregate v1 records, compacted, keyed by `window_id` (docs/events.md §4)."""
+        return self.name("usage.windows")
+
+    @cached_property
     def dlq_replays(self) -> str:
         """Which dead letters `usageflow dlq replay` re-published, and where the copies went."""
         return self.name("usage.dlq.replays")

@@ -1,12 +1,20 @@
 """Print the warehouse's own counts as JSON (run by the fault suite in a subprocess, with the
-scenario's environment, once no worker holds the chDB path)."""
+scenario's environment, once no worker holds the chDB path), and the windows invariant
+(tests/fixtures/windows.py): every window's highest revision equals its stored events, and, when
+USAGEFLOW_PROBE_WINDOWS_TOPIC names a file of the windows topic's latest records, that the
+topic agrees with the warehouse."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from decimal import Decimal
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: for tests.fixtures
+
+from tests.fixtures.windows import published_rows, topic_mismatches, window_check
 from usageflow.warehouse import open_warehouse
 
 
@@ -23,6 +31,12 @@ def main() -> None:
         )
         alerts = wh.query("SELECT DISTINCT account_id, type, period, toString(level) AS level FROM alerts FINAL")
         alert_rows = wh.query("SELECT count() AS n FROM alerts")[0]["n"]
+        window_invariant = window_check(wh)
+        topic_file = os.environ.get("USAGEFLOW_PROBE_WINDOWS_TOPIC")
+        if topic_file:
+            latest = json.loads(Path(topic_file).read_text())
+            window_invariant["topic_records"] = len(latest)
+            window_invariant["topic_mismatches"] = topic_mismatches(latest, published_rows(wh))
     finally:
         wh.close()
     print(
@@ -38,7 +52,9 @@ def main() -> None:
                     for a in alerts
                 ],
                 "alert_rows": int(alert_rows),
-            }
+                "window_invariant": window_invariant,
+            },
+            default=str,
         )
     )
 

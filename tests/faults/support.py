@@ -481,11 +481,26 @@ def alert_keys(alerts: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, st
     return [(a["account_id"], a["type"], a["period"], level_key(a["level"])) for a in alerts]
 
 
-def probe_warehouse(cli: UsageflowCli) -> dict[str, Any]:
+def windows_topic_latest(bootstrap: str, prefix: str, path: Path) -> Path:
+    """The windows topic as a consumer ends up holding it (per window_id the highest revision,
+    the later record on a tie), written to `path` for the warehouse probe to compare."""
+    from tests.fixtures.windows import topic_latest
+    from usageflow.bus.reader import read_topic
+
+    topic = TopicSettings(topic_prefix=prefix).windows
+    latest = topic_latest(msg.value() or b"{}" for msg in read_topic(KafkaSettings(bootstrap=bootstrap), topic))
+    path.write_text(json.dumps({k: {**v, "list_cost": str(v["list_cost"])} for k, v in latest.items()}))
+    return path
+
+
+def probe_warehouse(cli: UsageflowCli, windows_topic: Path | None = None) -> dict[str, Any]:
     """Counts straight from the warehouse (run while no worker holds a chDB path)."""
+    env = dict(cli.env)
+    if windows_topic is not None:
+        env["USAGEFLOW_PROBE_WINDOWS_TOPIC"] = str(windows_topic)
     done = subprocess.run(
         [sys.executable, str(PROBE_SCRIPT)],
-        env=cli.env,
+        env=env,
         cwd=cli.workdir,
         capture_output=True,
         text=True,
@@ -702,7 +717,8 @@ class Scenario:
                 self.fail(f"alerts differ from the no-fault run: missing {missing[:5]}, unexpected {extra[:5]}")
 
         dlq_raw = topic_size(self.bootstrap, TopicSettings(topic_prefix=self.prefix).dlq)
-        counts = probe_warehouse(cli)
+        latest = windows_topic_latest(self.bootstrap, self.prefix, self.home / "windows-topic.json")
+        counts = probe_warehouse(cli, latest)
         if counts["distinct_ids"] != exp.billed_events or counts["final_rows"] != exp.billed_events:
             self.fail(
                 f"warehouse holds {counts['distinct_ids']} distinct events ({counts['final_rows']} with FINAL), "
@@ -716,6 +732,9 @@ class Scenario:
                     f"usage_windows {granularity}: {requests} requests / {tokens} tokens, "
                     f"the stored events are {exp.billed_events} / {exp.billed_tokens} (each must count once)"
                 )
+        if sorted(counts["windows"]) != ["1d", "1h", "1m"]:
+            self.fail(f"usage_windows holds granularities {sorted(counts['windows'])}, not 1m, 1h and 1d")
+        self.check_windows(counts["window_invariant"])
         # The worker records an alert in the warehouse after Kafka acknowledged it, so a worker
         # killed in between leaves one on the topic only (harmless: fired alerts are read back
         # from the topic too). One in the table but not on the topic was never published.
@@ -752,6 +771,24 @@ class Scenario:
                 ],
             }
         )
+
+    def check_windows(self, inv: dict[str, Any]) -> None:
+        """The windows invariant after the scenario: every window's highest revision (or open
+        row) equals the aggregate of its stored events, and the windows topic agrees."""
+        for kind, what in (
+            ("stale_revisions", "highest revisions not equal to their stored events"),
+            ("stale_open_rows", "open windows behind their stored events"),
+            ("events_without_row", "windows with stored events but no window row"),
+            ("rows_without_events", "window rows with totals but no stored events"),
+            ("bad_total_tokens", "rows whose total_tokens is not input + output"),
+        ):
+            if inv[f"{kind}_count"]:
+                self.fail(f"windows: {inv[f'{kind}_count']} {what}, e.g. {inv[kind]}")
+        if inv.get("topic_mismatches"):
+            self.fail(f"windows topic disagrees with the warehouse: {inv['topic_mismatches']}")
+        if not inv["published"]:
+            self.fail("no window was published: the windows checks would prove nothing")
+        self.record["windows"] = {k: inv.get(k) for k in ("windows", "rows", "published", "open", "topic_records")}
 
     def finish(self, summary: Callable[[dict[str, Any]], None]) -> None:
         self.record["elapsed_s"] = self.elapsed()

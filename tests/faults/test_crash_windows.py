@@ -12,15 +12,16 @@ worker reads the batch again. Two such points:
    zero times (a re-read event that is already stored never reaches the rules again) nor
    twice (the restarted worker knows what the alerts topic holds). The batch spans six days,
    more than the live state keeps (four), as the 20,000-record batches of a backlog do.
-2. after `rated_events` took an insert and before the materialized views' targets
-   (`usage_windows`) did: ClickHouse writes the source table's part and the views' parts
-   separately, so a kill in between (or a failure of the rollup's write, injected here with an
-   immutable part directory) leaves stored events without their rollup rows, and the retry
-   skips them as already stored. docs/guarantees.md: "a window rollup: each stored event
-   counted once".
+2. around the windows of a batch (step 8 of `BatchPipeline.process`, usageflow.streams.window_step):
+   killed after the events' insert but before the windows step, after the window revisions were
+   acknowledged by the broker but before their rows were stored, and after the rows (before the
+   commit). The restarted worker finds the batch's events stored (not fresh), so nothing moves
+   its windows forward by itself: the windows of those events must be checked against the
+   warehouse and every lost revision published then. docs/guarantees.md: for every window, its
+   highest stored revision equals the aggregate of the stored events, and the topic agrees.
 
 These run in the test process with the shared embedded warehouse of tests/conftest.py (a
-database per test), or a ClickHouse server for (1) when USAGEFLOW_TEST_CLICKHOUSE_URL is set.
+database per test), or a ClickHouse server when USAGEFLOW_TEST_CLICKHOUSE_URL is set.
 """
 
 from __future__ import annotations
@@ -33,22 +34,18 @@ from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
 
-import orjson
 import pytest
 
+from tests.fixtures.windows import published_rows, topic_latest, topic_mismatches, window_check
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.admin import ensure_topics
+from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings, TopicSettings
-from usageflow.demo.generator import generate_events
 from usageflow.ingest.batch import RawRecord
 from usageflow.pricing.price_book import load_price_book
-from usageflow.pricing.rating import rate_event
 from usageflow.schemas import Account
-from usageflow.schemas.decode import decode_event
 from usageflow.streams.outbox import KafkaOutbox, OutgoingRecord
 from usageflow.streams.pipeline import BatchPipeline, Topics
-from usageflow.streams.rated_rows import rated_events_table
-from usageflow.streams.sink import WarehouseSink
 from usageflow.warehouse import Warehouse
 
 pytestmark = pytest.mark.faults
@@ -183,29 +180,50 @@ def test_a_worker_killed_around_the_alerts_of_a_batch_neither_loses_nor_repeats_
     assert sorted((r["type"], r["period"], r["level"]) for r in recorded) == control
 
 
-def rated_batch(count: int = 500) -> list[Any]:
-    return [rate_event(decode_event(orjson.dumps(e)), None, BOOK) for e in generate_events(count, seed=99)]
-
-
-def test_windows_count_every_stored_event_once_whatever_the_inserts(
-    warehouse_factory: Callable[..., Warehouse],
+@pytest.mark.parametrize("die_at", ["windows", "window_rows", "commit"])
+def test_a_worker_killed_around_the_windows_of_a_batch_leaves_them_exact(
+    warehouse_factory: Callable[..., Warehouse], kafka_bootstrap: str, die_at: str
 ) -> None:
-    """An insert-time rollup (materialized views) lost the window rows of an insert cut short
-    between the table and its views, and the retry skipped the events as already stored. The
-    windows are now computed from the stored events, so there is no second write to lose."""
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap)
     warehouse = warehouse_factory()
-    engine = warehouse.query(
-        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'usage_windows'"
-    )[0]["engine"]
-    assert engine == "View", "usage_windows must not depend on a second, separately committed write"
-    sink = WarehouseSink(warehouse)
-    batch = rated_batch()
-    sink.insert(batch[:300])
-    warehouse.insert_arrow("rated_events", rated_events_table(batch[:100]))  # a racing duplicate insert
-    fresh = sink.fresh(batch)  # a restarted worker re-reading the whole batch
-    sink.insert([batch[i] for i in fresh])
-    stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
-    rows = warehouse.query("SELECT granularity, sum(requests) AS n FROM usage_windows GROUP BY granularity")
-    windows = {r["granularity"]: int(r["n"]) for r in rows}
-    assert stored == len(batch) and len(batch) - len(fresh) == 300
-    assert windows == {g: len(batch) for g in ("1m", "1h", "1d")}
+    topics = topics_for(f"w{uuid.uuid4().hex[:8]}.", kafka)
+    batch = records()
+    stop = threading.Event()
+
+    def pipeline() -> BatchPipeline:
+        return BatchPipeline(
+            warehouse,
+            Accounts().get,
+            BOOK,
+            LiveEngine(BOOK),
+            KafkaOutbox(kafka, stop),
+            Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
+            kafka,
+            stop,
+        )
+
+    def killed(*_: Any) -> None:
+        raise Killed()
+
+    first = pipeline()
+    with contextlib.ExitStack() as stack:
+        if die_at == "windows":
+            assert first.windows is not None
+            stack.enter_context(patch.object(first.windows, "run", killed))
+        elif die_at == "window_rows":
+            stack.enter_context(patch("usageflow.streams.window_step.store.insert", killed))
+        if die_at == "commit":
+            first.process(batch)  # everything done; the offsets were never committed
+        else:
+            with pytest.raises(Killed):
+                first.process(batch)
+    assert stored_events(warehouse) == len(batch)
+    pipeline().process(batch)  # the restarted worker reads the same records again
+    check = window_check(warehouse)
+    for kind in ("stale_revisions", "stale_open_rows", "events_without_row", "rows_without_events"):
+        assert check[kind] == [], f"killed at {die_at}: {kind} {check[kind]}"
+    latest = topic_latest(m.value() or b"{}" for m in read_topic(kafka, topics.windows))
+    assert topic_mismatches(latest, published_rows(warehouse)) == []
+    # six days of ten hourly requests and four in flight: every day but the last is published
+    days = warehouse.query("SELECT window_date, requests, state FROM usage_windows WHERE granularity = '1d' ORDER BY 1")
+    assert [(r["requests"], r["state"]) for r in days] == [(14, "closed")] * 5 + [(14, "open")]

@@ -63,6 +63,8 @@ RUN = {
     "usageflow dlq replay --reason unknown_model",
     "usageflow alerts --from-beginning --format json",
     "usageflow alerts --follow",
+    "usageflow windows --follow --format jsonl",
+    "usageflow windows --account edu-001 --granularity 1d",
     "usageflow worker",
     "usageflow publish events.jsonl",
     "usageflow status",
@@ -127,11 +129,13 @@ def test_readme_commands_work(cli_factory: Callable[..., UsageflowCli]) -> None:
     assert "re-published 4 record(s)" in run(*args_of("usageflow dlq replay --reason unknown_model")).stdout
     alerts = json.loads(run(*args_of("usageflow alerts --from-beginning --format json")).stdout)
     assert alerts and all(a["schema_version"] == 1 for a in alerts)
+    days = run(*args_of("usageflow windows --account edu-001 --granularity 1d")).stdout
+    assert "edu-001" in days and "1d" in days and "window(s)" in days
 
     # The worker's lines: the README's port 6066 is this test's USAGEFLOW_STREAM_HTTP_PORT.
     port = cli.env["USAGEFLOW_STREAM_HTTP_PORT"]
     worker = cli.popen(*args_of("usageflow worker"))
-    follower = None
+    follower = window_follower = None
     try:
         wait_for(f"http://127.0.0.1:{port}/health", lambda h: h.get("status") == "ok", timeout=120)
         assert "published 3030, rejected 3" in run(*args_of("usageflow publish events.jsonl")).stdout
@@ -144,12 +148,17 @@ def test_readme_commands_work(cli_factory: Callable[..., UsageflowCli]) -> None:
         usage = json.loads(curl("curl -s '127.0.0.1:6066/usage/edu-001?window=hour'", port))
         assert usage["account_id"] == "edu-001"
         follower = cli.popen(*args_of("usageflow alerts --follow"))
+        window_follower = cli.popen(*args_of("usageflow windows --follow --format jsonl"))
         time.sleep(3)
         assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
+        assert window_follower.poll() is None, window_follower.stderr.read() if window_follower.stderr else ""
     finally:
         if follower is not None:
             follower.send_signal(signal.SIGTERM)
             assert follower.wait(timeout=30) in (0, 130)
+        if window_follower is not None:
+            window_follower.send_signal(signal.SIGTERM)
+            assert window_follower.wait(timeout=30) in (0, 130)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0
 

@@ -2,7 +2,7 @@
 
 The stream agents only move data: `LiveEngine` turns a batch of newly stored rated events
 into `LiveEvent`s and feeds one `AccountLiveState` per account (day / month totals,
-concurrency, alerts fired once). Windowed usage is computed by the warehouse (`usage_windows`).
+concurrency, alerts fired once). Windowed usage is the pipeline's windows step (usageflow.windows).
 """
 
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker

@@ -1,9 +1,8 @@
 """The live side of the stream for one worker: lateness and alert state per account.
 
 The agent hands it the batch's *fresh* events (the sink has just stored them, so each event
-id counts once); it returns alerts to publish. Windowed aggregates are computed by the
-warehouse (the `usage_windows` view over the stored events), which the worker serves over
-HTTP, so they survive restarts and cost the stream nothing per event. Restoring after a
+id counts once); it returns alerts to publish. Windowed aggregates are the pipeline's own step
+(usageflow.windows), not this engine's. Restoring after a
 restart: fired alerts come from the alerts topic and the warehouse (`mark_fired`), period
 totals and recent in-flight requests from the warehouse (`seed_account`), so a restarted or
 rebalanced worker neither repeats nor forgets an alert.

@@ -25,6 +25,7 @@ from usageflow.billing.model import (
     UsageReport,
     money,
 )
+from usageflow.billing.window_days import days_from_windows
 from usageflow.errors import UsageflowError
 from usageflow.warehouse.client import Warehouse
 
@@ -155,6 +156,8 @@ def report(
         params,
     )
     parts = _breakdowns(warehouse, month, account_id)
+    for acct, days in days_from_windows(warehouse, month, account_id, heads).items():
+        parts[acct]["by_day"] = list(days)  # the stream's day windows, where they add up (window_days.py)
     hints = cost_hints(warehouse, month, account_id)
     reports = []
     for h in heads:

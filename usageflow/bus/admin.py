@@ -12,8 +12,8 @@ RETENTION_MS_30_DAYS = str(30 * 24 * 3600 * 1000)
 
 
 def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout: float = 10.0) -> None:
-    """Create the topics of docs/events.md if missing (accounts compacted), and the replays topic of
-    `usageflow dlq replay` (usageflow.bus.dead_letter_index)."""
+    """Create the topics of docs/events.md if missing (accounts and windows compacted), and the
+    replays topic of `usageflow dlq replay` (usageflow.bus.dead_letter_index)."""
     admin = AdminClient(kafka.confluent_config())
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
@@ -28,6 +28,7 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout: float = 
         topics.alerts: {"retention.ms": RETENTION_MS_30_DAYS},
         topics.dlq: {"retention.ms": RETENTION_MS_30_DAYS},
         topics.dlq_replays: {"retention.ms": RETENTION_MS_30_DAYS},
+        topics.windows: {"cleanup.policy": "compact"},
     }
     new = [
         NewTopic(name, num_partitions=topics.partitions, replication_factor=1, config=config)

@@ -24,6 +24,7 @@ from usageflow.cli import (
     stream_cmd,
     up_cmd,
     vocabulary,
+    windows_cmd,
 )
 from usageflow.cli.clicklib import click
 from usageflow.cli.context import CliContext
@@ -73,6 +74,7 @@ rerate_cmd.register(app)
 credits_cmd.register(app)
 app.add_typer(dlq_cmd.dlq_app, name="dlq")
 alerts_cmd.register(app)
+windows_cmd.register(app)
 sample_cmd.register(app)
 up_cmd.register(app)
 

@@ -26,7 +26,7 @@ def rerate_cmd(
     ctx: CliContext = typer_ctx.obj
     url, paths = ctx.warehouse_url(), ctx.paths()
     require_migrated(url)
-    result = run_rerate(url, paths.data_dir, paths.price_book, month, account)
+    result = run_rerate(url, paths.data_dir, paths.price_book, month, account, ctx.kafka(), ctx.topics())
     if fmt == "json":
         print_json(result)
         return

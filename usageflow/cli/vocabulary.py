@@ -35,6 +35,7 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "recommend": ("table", "json"),
     "reconcile": ("table", "json"),
     "alerts": ("table", "json", "jsonl"),
+    "windows": ("table", "json", "jsonl"),
     "dlq list": ("table", "json", "jsonl"),
     "publish": ("table", "json"),
     "status": ("table", "json"),

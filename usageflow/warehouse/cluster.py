@@ -3,11 +3,12 @@ statements of sql/.
 
 Every statement runs `ON CLUSTER <name>`. Tables:
 
-* sharded by account: `rated_events` and `alerts` (the big tables) become `<name>_local`, a
-  Replicated*MergeTree per shard, and `<name>`, a Distributed table over them sharded by
-  `cityHash64(account_id)`. Every row of one account lands on one shard, so the per-account
-  dedupe keys (`(account_id, event_id)`, `(account_id, alert_id)`) collapse within one shard
-  and `FINAL`, which Distributed runs on each shard, stays exact.
+* sharded by account: `rated_events`, `alerts` and `window_aggregates` (the big tables) become
+  `<name>_local`, a Replicated*MergeTree per shard, and `<name>`, a Distributed table over them
+  sharded by `cityHash64(account_id)`. Every row of one account lands on one shard, so the
+  per-account dedupe keys (`(account_id, event_id)`, `(account_id, alert_id)`, a window's
+  revisions) collapse within one shard and `FINAL`, which Distributed runs on each shard, stays
+  exact.
 * replicated to every node: everything else (accounts, the price book tables, the ledger):
   small, joined by every bill, so each node holds all of it (a replication path without
   `{shard}`: all replicas of all shards share one copy).
@@ -24,7 +25,7 @@ import re
 
 from usageflow.errors import ConfigError
 
-SHARDED_BY_ACCOUNT = frozenset({"rated_events", "alerts"})
+SHARDED_BY_ACCOUNT = frozenset({"rated_events", "alerts", "window_aggregates"})
 SHARDING_KEY = "cityHash64(account_id)"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _CREATE_TABLE = re.compile(

@@ -1,0 +1,145 @@
+"""The pipeline's windows step (`BatchPipeline.process`, after the batch's events are stored):
+the stored events move their windows, windows whose end passed their partition's event time are
+published on the windows topic (acknowledged) and stored in `window_aggregates`, and open
+windows the batch changed are recorded as open.
+
+Crash safety comes from where each number is taken:
+
+* the events of a batch are stored before this step runs, and offsets are committed only after
+  it: a worker that dies in between reads the batch again, finds its events stored (not fresh)
+  and asks the warehouse for every window they touch that it does not hold (`WindowTracker.apply`),
+  so a revision lost to the crash is published then, with the full totals of the stored events;
+* a (re)started worker restores the windows recorded as open, re-aggregated from the stored
+  events, and learns each account's newest stored event time: only a window starting after it
+  is known to have no stored events; any other window it does not hold is loaded, never guessed;
+* a window's records go to Kafka before the warehouse: a crash in between publishes the same
+  revision again (same totals) on the re-read; a consumer keeps the highest revision, the later
+  record on a tie, as compaction and the ReplacingMergeTree do.
+
+Someone changing stored events behind the stream (`usageflow rerate`) records a notice
+(usageflow.windows.recompute); the step checks for new ones every few seconds and reloads the
+windows it holds for that account and range.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from usageflow.ingest.batch import BatchOutcome
+from usageflow.streams.outbox import KafkaOutbox
+from usageflow.streams.retry import RetryPolicy
+from usageflow.warehouse import Warehouse
+from usageflow.windows import store
+from usageflow.windows.recompute import Recomputed, month_range, recompute_windows
+from usageflow.windows.records import WindowRow, record_bytes
+from usageflow.windows.slots import WindowKey, to_ms
+from usageflow.windows.tracker import Outgoing, Window, WindowTracker
+
+log = logging.getLogger(__name__)
+NOTICE_POLL_S = 2.0
+
+
+class WindowStep:
+    def __init__(self, warehouse: Warehouse, outbox: KafkaOutbox, topic: str, retry: RetryPolicy) -> None:
+        self.warehouse = warehouse
+        self.outbox = outbox
+        self.topic = topic
+        self.retry = retry.call
+        self.tracker = WindowTracker()
+        self._notices_from = 0  # epoch ms: notices recorded from then on are read
+        self._seen_notices: dict[str, int] = {}  # notice id -> when recorded (those at _notices_from)
+        self._next_poll = 0.0
+
+    def reset(self) -> None:
+        """Partitions moved (or stored events were re-priced): restore from the warehouse with
+        the next batch."""
+        self.tracker.reset()
+
+    def recompute(self, account_id: str | None, start: datetime, end: datetime) -> Recomputed:
+        """After stored events of [start, end) changed under this worker (`usageflow rerate` run
+        between two batches): publish the revisions the stored events now call for, and restore
+        the windows held in memory from the warehouse with the next batch."""
+        try:
+            return recompute_windows(
+                self.warehouse,
+                lambda records: self.outbox.send_keyed_and_wait(self.topic, list(records)),
+                account_id,
+                start,
+                end,
+            )
+        finally:
+            self.tracker.reset()
+
+    def recompute_month(self, month: str, account_id: str | None = None) -> Recomputed:
+        """`recompute` over everything a re-pricing of billing month `month` can change."""
+        return self.recompute(account_id, *month_range(month))
+
+    def run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int]) -> int:
+        """The batch's windows; returns how many revisions were published. On any failure the
+        tracker is reset (the next batch restores), so a half-applied batch is never reused."""
+        try:
+            return self._run(outcome, fresh, refused)
+        except BaseException:
+            self.tracker.reset()
+            raise
+
+    def _run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int]) -> int:
+        tracker = self.tracker
+        if not tracker.restored:
+            # The notice mark first: a recompute between the two reads is then seen again (and
+            # costs a reload), never missed.
+            self._notices_from = self.retry("reading recompute notices", lambda: store.latest_notice(self.warehouse))
+            self._seen_notices.clear()
+            tracker.restore(self.retry("restoring the windows", lambda: store.snapshot(self.warehouse)))
+        not_stored = set(refused)
+        is_fresh = set(fresh)
+        sources = outcome.sources
+        stored = [(sources[i].partition, outcome.rated[i]) for i in fresh if i not in not_stored]
+        held_before = [(sources[i].partition, r) for i, r in enumerate(outcome.rated) if i not in is_fresh]
+        load: dict[WindowKey, int | None] = dict(tracker.apply(stored, held_before))
+        load.update(self._reloads())
+        if load:
+            held = self.retry("loading windows", lambda: store.held(self.warehouse, load))
+            tracker.absorb(held, load)
+        out = tracker.outgoing()
+        if out.revisions or out.open_rows:
+            self._write(out)
+        tracker.written(out)
+        return len(out.revisions)
+
+    def _write(self, out: Outgoing) -> None:
+        stamp = to_ms(datetime.now(UTC))
+        revisions = [_row(w, w.revision + 1, stamp) for w in out.revisions]
+        if revisions:
+            self.outbox.send_keyed_and_wait(self.topic, [(r.window_id.encode(), record_bytes(r)) for r in revisions])
+        rows = revisions + [_row(w, 0, stamp) for w in out.open_rows]
+        self.retry("storing windows", lambda: store.insert(self.warehouse, rows))
+
+    def _reloads(self) -> dict[WindowKey, int | None]:
+        """Windows to load again because a recompute notice covers them (checked at most every
+        NOTICE_POLL_S seconds)."""
+        if time.monotonic() < self._next_poll:
+            return {}
+        self._next_poll = time.monotonic() + NOTICE_POLL_S
+        notices = self.retry(
+            "reading recompute notices", lambda: store.notices_since(self.warehouse, self._notices_from)
+        )
+        reload: dict[WindowKey, int | None] = {}
+        for notice in notices:
+            if notice["notice_id"] in self._seen_notices:
+                continue
+            self._seen_notices[notice["notice_id"]] = int(notice["at"])
+            self._notices_from = max(self._notices_from, int(notice["at"]))
+            reload.update(self.tracker.reload(notice["account_id"], int(notice["start_ms"]), int(notice["end_ms"])))
+        self._seen_notices = {k: at for k, at in self._seen_notices.items() if at >= self._notices_from}
+        if reload:
+            log.info("reloading %d window(s) after a recompute", len(reload))
+        return reload
+
+
+def _row(window: Window, revision: int, stamp: int) -> WindowRow:
+    assert window.partition is not None and window.pending is not None
+    return WindowRow(window.key, window.end_ms, window.pending, revision, stamp, window.partition, window.window_id)

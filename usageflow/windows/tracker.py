@@ -1,0 +1,350 @@
+"""The windows one worker keeps, batch by batch (pure: no Kafka, no warehouse).
+
+The invariant the tracker keeps: every window it holds carries the totals of *all* stored events
+of that window. A window enters it in one of three ways, and only these:
+
+* it cannot have stored events yet (it starts after the newest event time stored for the
+  account when the tracker learnt it), so the batch's stored events are all of them;
+* the warehouse said what it holds (`absorb`): windows the tracker does not hold and that may
+  have stored events are *asked for*, never guessed;
+* `restore`: the windows the warehouse records as still open, re-aggregated from the events.
+
+Each batch: `apply` adds the events the batch stored and names the windows to load (and the
+windows of events the warehouse already held, which a crash may have left behind); the caller
+loads them and calls `absorb`; `outgoing` then says which windows to publish (their end has
+passed the newest event time of their partition and they changed since their last revision)
+and which open windows to record as such; after the caller wrote them, `written` takes note.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from usageflow.pricing.rating import RatedEvent
+from usageflow.windows.slots import (
+    HOUR_MS,
+    MINUTE_MS,
+    UTC_ZONE,
+    WindowKey,
+    day_bounds_ms,
+    to_ms,
+    window_end_ms,
+    window_id,
+    window_keys,
+)
+from usageflow.windows.totals import EMPTY, Frozen, Totals
+
+# How long (in event time past its end) a published window stays in memory for a late event to
+# update it without asking the warehouse.
+RETAIN_MS = {"1m": 5 * MINUTE_MS, "1h": HOUR_MS, "1d": 24 * HOUR_MS}
+
+
+@dataclass(slots=True, eq=False)
+class Window:
+    key: WindowKey
+    end_ms: int
+    totals: Totals
+    partition: int | None = None
+    revision: int = 0  # highest revision published and stored (0: none)
+    emitted: Frozen | None = None  # the totals of that revision
+    written: Frozen | None = None  # what the warehouse row of this window holds now
+    queued: bool = False  # in its partition's close queue
+    pending: Frozen | None = None  # the totals `outgoing` chose to write (until `written`)
+    _id: str = ""
+
+    @property
+    def window_id(self) -> str:
+        if not self._id:
+            self._id = window_id(self.key)
+        return self._id
+
+    def needs_revision(self, now: Frozen | None = None) -> bool:
+        """Closed and not (or no longer) what its last revision said."""
+        now = now if now is not None else self.totals.frozen()
+        if self.emitted is None:
+            return now.requests > 0 or self.written is not None
+        return now != self.emitted
+
+    def needs_open_row(self, now: Frozen | None = None) -> bool:
+        """Open and the warehouse's row (if any) says something else."""
+        now = now if now is not None else self.totals.frozen()
+        return now != self.written and (self.written is not None or now.requests > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the warehouse holds for one window."""
+
+    totals: Frozen = EMPTY  # the aggregate of its stored events
+    revision: int = 0  # its highest stored revision (0: none, or only an open row)
+    revised: Frozen | None = None  # the totals of that revision
+    row: Frozen | None = None  # the totals of its current row (a revision or an open row)
+    partition: int | None = None  # the partition the row came from
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What `restore` starts from, read from the warehouse after the batch in hand was stored."""
+
+    newest_ms: Mapping[str, int]  # account -> newest stored event time
+    open_windows: Mapping[WindowKey, Held]  # windows recorded as open, re-aggregated
+    # partition -> the newest stored event time of the accounts whose windows came from it: the
+    # earlier life read those events there, so its clock was at least this far
+    watermark: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Outgoing:
+    revisions: list[Window] = field(default_factory=list)  # publish with revision + 1
+    open_rows: list[Window] = field(default_factory=list)  # record as open (revision 0)
+    settled: list[Window] = field(default_factory=list)  # closed and as published: nothing to send
+
+
+class WindowTracker:
+    def __init__(self, retain_ms: Mapping[str, int] = RETAIN_MS) -> None:
+        self.retain_ms = dict(retain_ms)
+        self.windows: dict[WindowKey, Window] = {}
+        self.watermark: dict[int, int] = {}  # partition -> newest event time read there
+        self.newest: dict[str, int] = {}  # account -> newest stored event time known
+        self.restored = False
+        self._closing: dict[int, list[tuple[int, int, WindowKey]]] = {}
+        self._evicting: dict[int, list[tuple[int, int, WindowKey]]] = {}
+        self._touched: dict[WindowKey, Window] = {}
+        self._seq = itertools.count()
+        self._after_restore = False
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything (partitions moved, or a step failed half-way): the next batch
+        restores from the warehouse."""
+        self.windows.clear()
+        self.watermark.clear()
+        self.newest.clear()
+        self._closing.clear()
+        self._evicting.clear()
+        self._touched.clear()
+        self.restored = False
+        self._after_restore = False
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Start from the warehouse. The snapshot was taken after this batch's insert, so this
+        batch's windows are all loaded (not added to) by the `apply` that follows."""
+        self.reset()
+        self.newest = dict(snapshot.newest_ms)
+        self.watermark = dict(snapshot.watermark)
+        for key, held in snapshot.open_windows.items():
+            self._touch(self._take(key, held, held.partition))
+        self.restored = True
+        self._after_restore = True
+
+    # --- a batch ----------------------------------------------------------------------------
+
+    def apply(
+        self, stored: Iterable[tuple[int, RatedEvent]], held_before: Iterable[tuple[int, RatedEvent]]
+    ) -> dict[WindowKey, int]:
+        """`stored`: (partition, event) of the events this batch stored; `held_before`: those the
+        warehouse already held (duplicates, or a batch read again after a crash). Returns the
+        windows to load from the warehouse, with the partition each was read from.
+
+        Per event and window (the hot path: plain tuples look keys up, a `WindowKey` is built
+        only for a window that enters memory): a held window adds the event; one that may have
+        stored events (it starts at or before the newest stored event time of the account) is
+        loaded instead, with all of this batch's events in it, since the warehouse has them."""
+        windows, touched, marks, known = self.windows, self._touched, self.watermark, self.newest
+        after_restore = self._after_restore
+        load: dict[WindowKey, int] = {}
+        newest: dict[str, int] = {}
+        for partition, rated in stored:
+            e = rated.event
+            account = e.account_id
+            ts = to_ms(e.ts)
+            if ts > marks.get(partition, -1):
+                marks[partition] = ts
+            if ts > newest.get(account, -1):
+                newest[account] = ts
+            floor = known.get(account, -1)
+            day_start, day_end = day_bounds_ms(rated.billing_tz, rated.billing_date)
+            minute, hour = ts - ts % MINUTE_MS, ts - ts % HOUR_MS
+            for key, end in (
+                ((account, e.api_key_id, e.model, "1m", minute, UTC_ZONE), minute + MINUTE_MS),
+                ((account, e.api_key_id, e.model, "1h", hour, UTC_ZONE), hour + HOUR_MS),
+                ((account, e.api_key_id, e.model, "1d", day_start, rated.billing_tz), day_end),
+            ):
+                window = windows.get(key)  # type: ignore[call-overload]
+                if window is not None:
+                    if not after_restore:  # a restored window already counts this batch
+                        window.totals.add_event(rated)
+                    if window.partition != partition:
+                        self._place(window, partition)
+                    touched[window.key] = window
+                elif key in load:
+                    continue
+                elif after_restore or key[4] <= floor:
+                    load[WindowKey(*key)] = partition  # type: ignore[arg-type]
+                else:
+                    wkey = WindowKey(*key)  # type: ignore[arg-type]
+                    window = windows[wkey] = Window(wkey, end, Totals(), partition)
+                    window.totals.add_event(rated)
+                    touched[wkey] = window
+        for partition, rated in held_before:
+            e = rated.event
+            ts = to_ms(e.ts)
+            self._advance(partition, ts)
+            for key in window_keys(e.account_id, e.api_key_id, e.model, ts, rated.billing_tz, rated.billing_date):
+                window = windows.get(key)
+                if window is not None:
+                    self._place(window, partition)
+                elif key not in load:
+                    load[key] = partition
+        for account_id, ts in newest.items():
+            if ts > known.get(account_id, -1):
+                known[account_id] = ts
+        self._after_restore = False
+        return load
+
+    def absorb(self, loaded: Mapping[WindowKey, Held], partitions: Mapping[WindowKey, int | None]) -> None:
+        """The warehouse's answer for the windows `apply` or `reload` named (a window it has no
+        events and no row for is absent from `loaded`)."""
+        for key, partition in partitions.items():
+            window = self._take(key, loaded.get(key, Held()), partition)
+            self._touch(window)
+
+    def reload(self, account_id: str, start_ms: int, end_ms: int) -> dict[WindowKey, int | None]:
+        """The windows held for `account_id` ("": every account) that overlap [start_ms, end_ms):
+        to load again (their stored events were changed by someone else, e.g. re-priced)."""
+        return {
+            key: w.partition
+            for key, w in self.windows.items()
+            if account_id in ("", key.account_id) and key.start_ms < end_ms and w.end_ms > start_ms
+        }
+
+    def outgoing(self) -> Outgoing:
+        """Closed windows that need a revision, and open windows whose warehouse row is behind.
+        Open windows wait in their partition's close queue (by end) until their end passes."""
+        out = Outgoing()
+        chosen: set[WindowKey] = set()
+        for partition, queue in self._closing.items():
+            mark = self.watermark.get(partition)
+            if mark is None:
+                continue
+            while queue and queue[0][0] <= mark:
+                _end, _seq, key = heapq.heappop(queue)
+                window = self.windows.get(key)
+                if window is None or window.partition != partition:
+                    continue
+                window.queued = False
+                if key not in self._touched:  # (a touched one is looked at below)
+                    chosen.add(key)
+                    self._choose(window, out)
+        for key, window in self._touched.items():
+            if key in chosen or window.partition is None:
+                continue
+            if self._closed(window):
+                self._choose(window, out)
+            else:
+                now = window.totals.frozen()
+                if window.needs_open_row(now):
+                    window.pending = now
+                    out.open_rows.append(window)
+                if not window.queued:
+                    self._queue(window)
+        self._touched.clear()
+        return out
+
+    def _choose(self, window: Window, out: Outgoing) -> None:
+        now = window.totals.frozen()
+        if window.needs_revision(now):
+            window.pending = now
+            out.revisions.append(window)
+        else:
+            out.settled.append(window)
+
+    def written(self, out: Outgoing) -> None:
+        """`out` is published and stored: its revisions are now the highest."""
+        for window in out.revisions:
+            window.revision += 1
+            window.emitted = window.written = window.pending
+            window.pending = None
+            self._retire(window)
+        for window in out.open_rows:
+            window.written = window.pending
+            window.pending = None
+        for window in out.settled:
+            self._retire(window)
+        self._evict()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _advance(self, partition: int, ts: int) -> None:
+        if ts > self.watermark.get(partition, -1):
+            self.watermark[partition] = ts
+
+    def _closed(self, window: Window) -> bool:
+        """Its end has passed its partition's event time; or it was published already (by this
+        life or an earlier one, whose clock may have been ahead): a change is a new revision."""
+        if window.revision > 0:
+            return True
+        mark = self.watermark.get(window.partition) if window.partition is not None else None
+        return mark is not None and window.end_ms <= mark
+
+    def _take(self, key: WindowKey, held: Held, partition: int | None) -> Window:
+        window = Window(
+            key=key,
+            end_ms=window_end_ms(key),
+            totals=Totals(held.totals),
+            revision=held.revision,
+            emitted=held.revised,
+            written=held.row,
+        )
+        self.windows[key] = window
+        self._place(window, partition)
+        return window
+
+    def _place(self, window: Window, partition: int | None) -> None:
+        """Its events come from `partition` (None: unknown yet); a move is looked at again."""
+        if partition is None or window.partition == partition:
+            return
+        window.partition = partition
+        window.queued = False
+        self._touch(window)
+
+    def _queue(self, window: Window) -> None:
+        assert window.partition is not None
+        heapq.heappush(self._closing.setdefault(window.partition, []), (window.end_ms, next(self._seq), window.key))
+        window.queued = True
+
+    def _touch(self, window: Window) -> None:
+        self._touched[window.key] = window
+
+    def _retire(self, window: Window) -> None:
+        if window.partition is None:
+            return
+        at = window.end_ms + self.retain_ms[window.key.granularity]
+        if at <= self.watermark.get(window.partition, -1):
+            if self.windows.get(window.key) is window:
+                del self.windows[window.key]  # already far behind its partition's event time
+            return
+        heapq.heappush(self._evicting.setdefault(window.partition, []), (at, next(self._seq), window.key))
+
+    def _evict(self) -> None:
+        """Published windows far enough behind their partition's event time leave memory (a
+        later event for one of them loads it from the warehouse again)."""
+        for partition, queue in self._evicting.items():
+            mark = self.watermark.get(partition, -1)
+            while queue and queue[0][0] <= mark:
+                _at, _seq, key = heapq.heappop(queue)
+                window = self.windows.get(key)
+                if (
+                    window is not None
+                    and window.partition == partition
+                    and not window.needs_revision()
+                    and window.end_ms + self.retain_ms[key.granularity] <= mark
+                ):
+                    del self.windows[key]
+
+    def held_windows(self) -> Sequence[Window]:
+        return list(self.windows.values())
