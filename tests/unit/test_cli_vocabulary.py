@@ -61,6 +61,7 @@ def test_an_unknown_format_is_a_usage_error_on_one_line(capsys: pytest.CaptureFi
         "report": ["--month", "2026-11"],
         "recommend": ["--account", "a"],
         "publish": ["-"],
+        "rerate": ["--month", "2026-11"],
     }
     code, out, err = run(capsys, *path.split(), *required.get(path, []), "--format", "xml")
     assert code == 2

@@ -38,6 +38,7 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "publish": ("table", "json"),
     "status": ("table", "json"),
     "kafka status": ("table", "json"),
+    "rerate": ("table", "json"),
 }
 # A command with --format that is not listed takes the two names every read command has.
 FALLBACK_FORMATS = ("table", "json")
