@@ -23,6 +23,21 @@ def raw(env: BenchEnv) -> None:
     env.result["raw_seconds"] = round(span.seconds, 3)
 
 
+def raw_produce(env: BenchEnv, lines: list[bytes]) -> None:
+    """The bare producer on the lines the publisher just sent (keys taken before the clock starts)."""
+    import orjson
+
+    from benchmarks.raw import raw_produce
+
+    assert env.kafka is not None and env.topics is not None
+    env.say("raw produce (a bare confluent-kafka Producer, the same lines)")
+    records = [(str(orjson.loads(line)["account_id"]).encode(), line) for line in lines]
+    topic = f"{env.topics.topic_prefix}raw-produce"
+    seconds = raw_produce(env.kafka, topic, records, env.topics.partitions)
+    env.result["raw_produce_eps"] = round(len(records) / seconds)
+    env.result["raw_produce_seconds"] = round(seconds, 3)
+
+
 def _eps(span: Span) -> float | None:
     rate = span.rate()
     return None if rate is None else round(rate)

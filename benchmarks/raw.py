@@ -56,3 +56,47 @@ def raw_consume(kafka: KafkaSettings, topic: str, expected: int, timeout_s: floa
     if span is None:
         raise BenchError("raw consume saw everything in one batch: use more --events")
     return span
+
+
+def raw_produce(kafka: KafkaSettings, topic: str, records: list[tuple[bytes, bytes]], partitions: int) -> float:
+    """The publisher's floor: a bare confluent-kafka Producer with the publisher's settings
+    (idempotent, acks=all, lz4, linger 20 ms) sending the same (key, value) records to a topic of
+    its own, without validation or per-record callbacks; returns seconds from the first send to
+    the last acknowledgement."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(kafka.confluent_config())
+    for name, future in admin.create_topics([NewTopic(topic, num_partitions=partitions)]).items():
+        try:
+            future.result(timeout=10)
+        except Exception as exc:
+            raise BenchError(f"cannot create topic {name}: {exc}") from exc
+    producer = Producer(
+        {
+            **kafka.confluent_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "compression.type": "lz4",
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
+    producer.list_topics(topic, timeout=10)  # metadata first, as the publisher has it from its accounts
+    started = time.perf_counter()
+    produce, poll = producer.produce, producer.poll
+    for n, (key, value) in enumerate(records, start=1):
+        while True:
+            try:
+                produce(topic, value, key)
+                break
+            except BufferError:
+                poll(0.1)
+        if n % 1000 == 0:
+            poll(0)
+    remaining = producer.flush(60.0)
+    seconds = time.perf_counter() - started
+    if remaining:
+        raise BenchError(f"raw produce: {remaining} records were not acknowledged")
+    return seconds

@@ -29,7 +29,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("query_rows", "rows", "rated rows in the query warehouse"),
     ("worker_peak_rss_mb", "MiB", "VmHWM of the worker process"),
     ("peer_peak_rss_mb", "MiB", "VmHWM of the peer process"),
-    ("publish_eps", "events/s", "Publisher.publish_lines (validates each line; not in any ratio)"),
+    ("publish_eps", "events/s", "Publisher.publish_lines (validates each line, waits for every ack)"),
+    ("raw_produce_eps", "events/s", "bare confluent-kafka Producer, same records and settings, no validation"),
+    ("ratio_publish_vs_raw", "", "publish_eps / raw_produce_eps"),
     ("elapsed_s", "s", "the whole benchmark"),
 )
 

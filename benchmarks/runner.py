@@ -63,6 +63,7 @@ def run_bench(config: BenchConfig, say: Say) -> dict[str, Any]:
     r = env.result
     r["ratio_vs_raw"] = rounded(ratio(r["pipeline_eps"], r["raw_consume_eps"]), 4)
     r["ratio_vs_peer"] = rounded(ratio(r["pipeline_eps"], r["peer_eps"]), 3)
+    r["ratio_publish_vs_raw"] = rounded(ratio(r["publish_eps"], r["raw_produce_eps"]), 4)
     from benchmarks.machine import machine_info
 
     r["machine"] = machine_info(env.kafka_version)
@@ -116,10 +117,13 @@ def _publish(env: BenchEnv) -> None:
     publisher.flush()
     if not STREAM_PARTS & set(config.parts):
         return
+    lines = list(event_lines(config.events, config.accounts))  # generated before the clock starts
     env.say(f"publishing {config.events:,} events")
     started = time.perf_counter()
-    report = publisher.publish_lines(event_lines(config.events, config.accounts), "bench")
+    report = publisher.publish_lines(lines, "bench")
     env.published = report.published
     env.result["publish_eps"] = round(report.published / (time.perf_counter() - started))
     if report.rejected:
         raise BenchError(f"the generator produced {report.rejected} invalid events")
+    if "raw" in config.parts:
+        phases.raw_produce(env, lines)

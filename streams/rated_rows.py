@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from itertools import repeat
+from operator import is_
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
+from usageflow.schemas.columnar import EventRecord
 
 MONEY = pa.decimal128(38, 12)
 RATED_EVENTS_SCHEMA = pa.schema(
@@ -101,39 +104,34 @@ def _unscaled_bytes(value: Decimal, scale: int) -> bytes:
 
 
 def decimal_array(values: Sequence[Decimal | None], scale: int = 12, repeated: bool = False) -> pa.Array:
-    """Decimal128(38, scale) straight from the unscaled integers: 30x faster than letting
-    pyarrow convert Decimal objects. Refuses (never rounds) a value with more decimals.
-    `repeated`: few distinct values (unit prices, multipliers), each converted once. None is
-    NULL (then through pyarrow's own conversion: only `provider_cost` has NULLs)."""
-    if any(value is None for value in values):
-        for value in values:
-            if value is not None:
-                _unscaled_bytes(value, scale)  # refuses a value that would be rounded
-        return pa.array(values, pa.decimal128(38, scale))
-    present = cast("Sequence[Decimal]", values)  # no None from here on
-    if repeated:
-        memo: dict[Decimal, bytes] = {}
-        chunks = []
-        for value in present:
-            chunk = memo.get(value)
-            if chunk is None:
-                chunk = memo[value] = _unscaled_bytes(value, scale)
-            chunks.append(chunk)
-    else:
-        chunks = [_unscaled_bytes(value, scale) for value in present]
-    return pa.Array.from_buffers(pa.decimal128(38, scale), len(values), [None, pa.py_buffer(b"".join(chunks))])
+    """Decimal128(38, scale) of exact Decimals; refuses (never rounds) a value with more
+    decimals, as a WarehouseError naming it. `repeated`: few distinct values (unit prices,
+    multipliers), each converted once to its unscaled integer. Otherwise pyarrow converts the
+    Decimal objects (pyarrow 26: ~0.13 µs each, 4x less than building the unscaled bytes in
+    Python); it refuses a loss of digits too, and the first offender is then named."""
+    if not repeated or any(map(is_, values, repeat(None))):  # `None in values` compares each Decimal: 10x slower
+        try:
+            return pa.array(values, pa.decimal128(38, scale))
+        except (pa.ArrowInvalid, OverflowError):
+            for value in values:
+                if value is not None:
+                    _unscaled_bytes(value, scale)  # raises for the value that does not fit
+            raise
+    # Few distinct objects: convert each once, then take them by position (keyed by identity:
+    # a Decimal's hash is not cached, and hashing it per row cost more than converting it).
+    by_id = dict(zip(map(id, values), values, strict=True))
+    position = {key: n for n, key in enumerate(by_id)}
+    distinct = b"".join(_unscaled_bytes(value, scale) for value in by_id.values())  # type: ignore[arg-type]
+    dictionary = pa.Array.from_buffers(pa.decimal128(38, scale), len(by_id), [None, pa.py_buffer(distinct)])
+    return dictionary.take(pa.array(list(map(position.__getitem__, map(id, values))), pa.int32()))
 
 
 def rated_events_table(rated: Sequence[RatedEvent], now: datetime | None = None) -> pa.Table:
-    """Columnar batch for one insert (Arrow is the fast path into ClickHouse and chDB). Built
-    column by column: one comprehension per column is cheaper than 21 appends per event."""
+    """Columnar batch for one insert (Arrow is the fast path into ClickHouse and chDB). The
+    rated events are turned into columns first: by transposing the tuples (one C-level `zip`)
+    when every event is an `EventRecord` (the columnar decoder's), else field by field."""
     ingested = now or datetime.now(UTC)
-    events = [r.event for r in rated]
-    cols: dict[str, list[Any]] = {name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS}
-    cols.update({name: [getattr(e, name) or "" for e in events] for name in _OPTIONAL_TEXT_COLUMNS})
-    cols.update({name: [getattr(r, name) for r in rated] for name in _RATED_COLUMNS})
-    cols["extra"] = [orjson.dumps(e.model_extra).decode() if e.model_extra else "" for e in events]
-    cols["provider_cost"] = [e.provider_cost for e in events]
+    cols = _columns(rated)
     arrays = [
         decimal_array(cols[field.name], repeated=field.name in PRICE_COLUMNS)
         if field.type == MONEY
@@ -143,3 +141,24 @@ def rated_events_table(rated: Sequence[RatedEvent], now: datetime | None = None)
         for field in RATED_EVENTS_SCHEMA
     ]
     return pa.Table.from_arrays(arrays, schema=RATED_EVENTS_SCHEMA)
+
+
+def _columns(rated: Sequence[RatedEvent]) -> dict[str, Sequence[Any]]:
+    """Every column of the table but the stamps, as Python sequences."""
+    if not rated:
+        return dict.fromkeys((*_EVENT_COLUMNS, *_OPTIONAL_TEXT_COLUMNS, *_RATED_COLUMNS, "extra", "provider_cost"), ())
+    cols: dict[str, Sequence[Any]] = dict(zip(RatedEvent._fields, zip(*rated, strict=True), strict=True))
+    events = cols.pop("event")
+    if all(type(e) is EventRecord for e in events):
+        fields: dict[str, Sequence[Any]] = dict(zip(EventRecord._fields, zip(*events, strict=True), strict=True))
+        cols.update({name: fields[name] for name in _EVENT_COLUMNS})
+        cols.update({name: [v or "" for v in fields[name]] for name in _OPTIONAL_TEXT_COLUMNS})
+        extras: Sequence[Any] = fields["model_extra"]
+        cols["provider_cost"] = fields["provider_cost"]
+    else:
+        cols.update({name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS})
+        cols.update({name: [getattr(e, name) or "" for e in events] for name in _OPTIONAL_TEXT_COLUMNS})
+        extras = [e.model_extra for e in events]
+        cols["provider_cost"] = [e.provider_cost for e in events]
+    cols["extra"] = [orjson.dumps(x).decode() if x else "" for x in extras]
+    return cols

@@ -8,7 +8,7 @@ with Publisher.connect() as pub:          # settings from USAGEFLOW_* variables
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -19,9 +19,12 @@ from confluent_kafka import KafkaException, Producer
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
+from usageflow.schemas.columnar import EventRecord, decode_batch
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.event_time import default_event_time_range
 from usageflow.schemas.provider_event import PROVIDER_FIELD, USAGE_FIELD, convert_line, with_provider_usage
+
+CHUNK_LINES = 1000  # lines validated together (and how often progress is reported)
 
 
 @dataclass
@@ -127,33 +130,34 @@ class Publisher:
             value = dead_letter_value(reason, message, raw, source, -1, number, key)
             self.send(self.topics.dlq, key, value, headers=dead_letter_headers(reason))
 
-        window = default_event_time_range().window()
-        for number, line in enumerate(lines, start=1):
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            report.lines += 1
-            if number % 1000 == 0:
-                window = default_event_time_range().window()
+        for chunk, last in _numbered_chunks(lines):
             # A provider's usage becomes the counts first (docs/events.md §2); from then on the
             # converted event is the line, in the events topic and in a dead letter alike, so
             # that `usageflow dlq replay` re-publishes something the worker can bill.
-            converted = raw
-            try:
-                converted = convert_line(raw)
-                event = decode_event(converted, window)
-            except ValidationFailure as exc:
-                dead_letter(number, converted, exc.reason, exc.message)
-            else:
+            converted: list[bytes] = []
+            refused_usage: dict[int, ValidationFailure] = {}
+            for n, (_, raw) in enumerate(chunk):
+                try:
+                    converted.append(convert_line(raw))
+                except ValidationFailure as exc:
+                    refused_usage[n] = exc
+                    converted.append(raw)
+            judged = validate_lines(converted)
+            for n, ((number, _), line, verdict) in enumerate(zip(chunk, converted, judged, strict=True)):
+                report.lines += 1
+                event = refused_usage.get(n, verdict)
+                if isinstance(event, ValidationFailure):
+                    dead_letter(number, line, event.reason, event.message)
+                    continue
                 key = event.account_id.encode()
                 try:
-                    self.send(self.topics.events, key, converted, on_delivery=delivered(number, key, converted))
+                    self.send(self.topics.events, key, line, on_delivery=delivered(number, key, line))
                 except KafkaException as exc:
-                    dead_letter(number, converted, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
-            if number % 1000 == 0:
+                    dead_letter(number, line, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
+            if last % CHUNK_LINES == 0:
                 self._producer.poll(0)
                 if on_progress:
-                    on_progress(number)
+                    on_progress(last)
         self._producer.flush(60.0)
         self._resend_alone(refused, report, dead_letter)
         self.flush()
@@ -201,6 +205,28 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     dump = getattr(value, "model_dump", None)
     return dump() if callable(dump) else value
+
+
+def validate_lines(raws: list[bytes]) -> list[EventRecord | ValidationFailure]:
+    """Each line as `decode_event` judges it (the same reasons and messages), checked together
+    by the columnar validator, with the event-time range as of now."""
+    return decode_batch(raws, default_event_time_range().window()).results
+
+
+def _numbered_chunks(lines: Iterable[bytes]) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
+    """The non-blank lines (without their line end) with their 1-based line numbers, in
+    chunks that end at every CHUNK_LINES-th line; and the number of the last line read."""
+    chunk: list[tuple[int, bytes]] = []
+    number = 0
+    for number, line in enumerate(lines, start=1):  # number is used after the loop
+        raw = line.rstrip(b"\r\n")
+        if raw.strip():
+            chunk.append((number, raw))
+        if number % CHUNK_LINES == 0:
+            yield chunk, number
+            chunk = []
+    if chunk:
+        yield chunk, number
 
 
 def _guess_key(raw: bytes) -> bytes | None:

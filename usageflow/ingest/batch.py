@@ -1,51 +1,22 @@
-"""One batch of raw records -> rated events and dead letters (no Kafka, no warehouse here)."""
+"""One batch of raw records -> rated events and dead letters (no Kafka, no warehouse here).
+
+`process_batch` is the columnar implementation (usageflow.ingest.columnar); the per-record one,
+`process_batch_per_record`, is kept as its oracle: the tests hold the two equal."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from usageflow.errors import ValidationFailure
+from usageflow.ingest.columnar import process_columnar
+from usageflow.ingest.records import BatchOutcome, RawRecord, Rejected, next_offsets
 from usageflow.pricing.price_book import PriceBook
-from usageflow.pricing.rating import RatedEvent, rate_event
+from usageflow.pricing.rating import rate_event
 from usageflow.schemas import Account, UsageEvent
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.event_time import EventTimeRange, default_event_time_range
 
-
-class RawRecord(NamedTuple):
-    """One Kafka record as read (a NamedTuple: one is built per record)."""
-
-    key: bytes | None
-    value: bytes | None
-    topic: str
-    partition: int
-    offset: int
-
-
-def next_offsets(records: Sequence[RawRecord]) -> dict[int, int]:
-    """Per partition, the offset after the last record: what a commit of `records` stores."""
-    offsets: dict[int, int] = {}
-    for r in records:
-        if r.offset + 1 > offsets.get(r.partition, 0):
-            offsets[r.partition] = r.offset + 1
-    return offsets
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    record: RawRecord
-    reason: str
-    message: str
-
-
-@dataclass
-class BatchOutcome:
-    rated: list[RatedEvent] = field(default_factory=list)
-    sources: list[RawRecord] = field(default_factory=list)  # the record each rated event came from
-    rejected: list[Rejected] = field(default_factory=list)
-    duplicates_in_batch: int = 0
+__all__ = ["BatchOutcome", "RawRecord", "Rejected", "next_offsets", "process_batch", "process_batch_per_record"]
 
 
 def process_batch(
@@ -57,6 +28,17 @@ def process_batch(
     """Validate, dedupe within the batch by (account_id, event_id), and rate. Every record is
     either rated or rejected with a reason; nothing raises. `event_times`: the accepted
     event-time range (default: the configured one), taken once for the whole batch."""
+    return process_columnar(records, lookup_account, book, (event_times or default_event_time_range()).window())
+
+
+def process_batch_per_record(
+    records: Sequence[RawRecord],
+    lookup_account: Callable[[str], Account | None],
+    book: PriceBook,
+    event_times: EventTimeRange | None = None,
+) -> BatchOutcome:
+    """`process_batch` one record at a time through the pydantic model and `rate_event`: the
+    reference the columnar implementation is tested against."""
     window = (event_times or default_event_time_range()).window()
     outcome = BatchOutcome()
     seen: set[tuple[str, str]] = set()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from usageflow.errors import ValidationFailure
 from usageflow.pricing.price_book import PriceBook, TokenPrices
 from usageflow.schemas import Account, UsageEvent
+from usageflow.schemas.columnar import AnyEvent
 
 _THOUSAND = Decimal(1000)
 _ONE = Decimal(1)
@@ -22,7 +23,7 @@ class RatedEvent(NamedTuple):
     """An event with its price: what the stream writes to the warehouse. A NamedTuple, not a
     frozen dataclass: one is built per event, and this is ~8x cheaper to build."""
 
-    event: UsageEvent
+    event: AnyEvent  # a UsageEvent, or its tuple from the columnar decoder (usageflow.schemas.columnar)
     input_per_1k: Decimal
     output_per_1k: Decimal
     region_multiplier: Decimal
@@ -62,17 +63,17 @@ def token_cost(event: UsageEvent, prices: TokenPrices) -> Decimal:
     ) / _THOUSAND
 
 
-class _Prices(NamedTuple):
+class Prices(NamedTuple):
     tokens: TokenPrices
     region: Decimal
     off_peak: Decimal
     per_token: TokenPrices  # the price of one token of each type with both multipliers
 
 
-_PRICE_CACHE: dict[tuple[int, str, str | None, bool], tuple[PriceBook, _Prices]] = {}
+_PRICE_CACHE: dict[tuple[int, str, str | None, bool], tuple[PriceBook, Prices]] = {}
 
 
-def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> _Prices:
+def resolved_prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> Prices:
     """Memoised per price-book version (the entry keeps the version alive, so its id stays unique)."""
     key = (id(book), model, region, off_peak)
     hit = _PRICE_CACHE.get(key)
@@ -82,20 +83,20 @@ def _prices(book: PriceBook, model: str, region: str | None, off_peak: bool) -> 
     region_mult = book.region_multiplier(region)
     off_peak_mult = book.off_peak.multiplier if off_peak else _ONE
     factor = region_mult * off_peak_mult / _THOUSAND
-    value = _Prices(tokens, region_mult, off_peak_mult, TokenPrices(*(p * factor for p in tokens)))
+    value = Prices(tokens, region_mult, off_peak_mult, TokenPrices(*(p * factor for p in tokens)))
     if len(_PRICE_CACHE) > 10_000:
         _PRICE_CACHE.clear()
     _PRICE_CACHE[key] = (book, value)
     return value
 
 
-def rate_event(event: UsageEvent, account: Account | None, book: PriceBook) -> RatedEvent:
+def rate_event(event: AnyEvent, account: Account | None, book: PriceBook) -> RatedEvent:
     """Price one event with the version of `book` in force at its event time; raises
     ValidationFailure(unknown_model|unknown_region) if that version cannot price it."""
     return rate_in_zone(event, billing_timezone(account, book), book)
 
 
-def rate_in_zone(event: UsageEvent, tz_name: str, book: PriceBook) -> RatedEvent:
+def rate_in_zone(event: AnyEvent, tz_name: str, book: PriceBook) -> RatedEvent:
     """`rate_event` with the billing time zone given (a re-rate keeps the zone an event was
     billed in, so it stays in its billing month)."""
     version = book.at(event.ts) if book.later_versions else book
@@ -107,7 +108,7 @@ def rate_in_zone(event: UsageEvent, tz_name: str, book: PriceBook) -> RatedEvent
         local = event.ts.astimezone(zone(tz_name))
     except OverflowError:  # only outside the accepted event-time range, which decode checks
         raise ValidationFailure("ts_out_of_range", f"ts {event.ts.isoformat()} has no date in {tz_name}") from None
-    prices = _prices(version, event.model, event.region, is_off_peak(local, version))
+    prices = resolved_prices(version, event.model, event.region, is_off_peak(local, version))
     per = prices.per_token
     # Equal to token_cost(...) × region × off-peak exactly: every step is exact at these
     # magnitudes (a list cost has at most 12 decimals, checked by PriceBook, and a few integer
