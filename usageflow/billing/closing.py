@@ -34,6 +34,26 @@ MAX_RUNS = 20  # runs one close may start (each issues what is left; two suffice
 StepHook = Callable[[str, int], None]
 """Called after each step: ("record", 0), ("invoices", written so far), ("done", 0)."""
 
+_TERMS = (
+    "currency",
+    "plan",
+    "tokens",
+    "billable_tokens",
+    "list_cost",
+    "events",
+    "is_payg",
+    "quota",
+    "fee",
+    "prepaid",
+    "contract",
+    "educational",
+    "prepaid_factor",
+    "contract_factor",
+    "educational_factor",
+    "tier_starts",
+    "tier_ends",
+    "tier_multipliers",
+)
 _lock = threading.Lock()  # one close at a time in a process (the worker serves them on threads)
 
 
@@ -141,24 +161,7 @@ ISSUED_COLUMNS = (
     "number",
     "run_id",
     "issued_at",
-    "currency",
-    "plan",
-    "tokens",
-    "billable_tokens",
-    "list_cost",
-    "events",
-    "is_payg",
-    "quota",
-    "fee",
-    "prepaid",
-    "contract",
-    "educational",
-    "prepaid_factor",
-    "contract_factor",
-    "educational_factor",
-    "tier_starts",
-    "tier_ends",
-    "tier_multipliers",
+    *_TERMS,
     "line_kind",
     "line_amount",
     "line_tokens",
@@ -170,26 +173,6 @@ ISSUED_COLUMNS = (
     "draw_grant_id",
     "draw_amount",
     "written_at",
-)
-_TERMS = (
-    "currency",
-    "plan",
-    "tokens",
-    "billable_tokens",
-    "list_cost",
-    "events",
-    "is_payg",
-    "quota",
-    "fee",
-    "prepaid",
-    "contract",
-    "educational",
-    "prepaid_factor",
-    "contract_factor",
-    "educational_factor",
-    "tier_starts",
-    "tier_ends",
-    "tier_multipliers",
 )
 
 
