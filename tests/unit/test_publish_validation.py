@@ -4,16 +4,18 @@ by line. The Kafka producer is replaced by one that records the sends and acknow
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fixtures.hostile import NOW
+from tests.fixtures.hostile import GOOD_EVENTS, NOW
 from tests.unit.test_columnar import raw_records
 from usageflow.bus import producer as producer_module
-from usageflow.bus.producer import Publisher, _numbered_chunks
+from usageflow.bus.producer import Publisher, _hold, _numbered_chunks, _release
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import ValidationFailure
 from usageflow.schemas.decode import decode_event
@@ -24,23 +26,45 @@ TOPICS = TopicSettings()
 RANGE = EventTimeRange(clock=lambda: NOW)
 
 
+class Message:
+    def __init__(self, key: bytes | None, value: bytes | None) -> None:
+        self._key, self._value = key, value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return bytes(self._value) if self._value is not None else None  # a copy, as confluent-kafka's
+
+
 class RecordingProducer:
-    """What Publisher needs of confluent_kafka.Producer; every record is acknowledged."""
+    """What Publisher needs of confluent_kafka.Producer. A record is acknowledged, unless it is
+    an event whose value holds `refused-in-batch` (refused the first time only: a batch with a too-large record
+    fails whole) or `refused-alone` (always refused)."""
 
     def __init__(self, _config: dict[str, Any]) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
-        self._pending: list[Any] = []
+        self._pending: list[tuple[Any, Message, str]] = []
+        self._refused_once: set[bytes] = set()
 
     def produce(self, topic: str, key: bytes | None = None, value: bytes | None = None, **kw: Any) -> None:
         self.sent.append((topic, key, value))
-        self._pending.append(kw.get("on_delivery"))
+        self._pending.append((kw.get("on_delivery"), Message(key, value), topic))
 
     def poll(self, _timeout: float = 0) -> int:
-        for callback in self._pending:
+        pending, self._pending = self._pending, []
+        for callback, msg, topic in pending:
             if callback is not None:
-                callback(None, None)
-        self._pending.clear()
+                callback(self._error(msg.value() or b"") if topic == TOPICS.events else None, msg)
         return 0
+
+    def _error(self, value: bytes) -> str | None:
+        if b"refused-alone" in value:
+            return "MSG_SIZE_TOO_LARGE"
+        if b"refused-in-batch" in value and value not in self._refused_once:
+            self._refused_once.add(value)
+            return "MSG_SIZE_TOO_LARGE"
+        return None
 
     def flush(self, timeout: float = 0) -> int:
         self.poll(timeout)
@@ -97,3 +121,29 @@ def test_chunks_end_at_every_thousandth_line_and_keep_line_numbers() -> None:
     numbers = [number for chunk, _ in chunks for number, _ in chunk]
     assert numbers == [n for n in range(1, 2502) if n % 7]
     assert all(raw == b"x" for chunk, _ in chunks for _, raw in chunk)
+
+
+def test_lines_kafka_refuses_are_sent_alone_and_named_by_their_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies of one line keep their own numbers: Kafka answers them in the order they were sent."""
+    good = json.loads(GOOD_EVENTS[0])
+    in_batch = orjson.dumps({**good, "event_id": "refused-in-batch"})
+    alone = orjson.dumps({**good, "event_id": "refused-alone"})
+    lines = [GOOD_EVENTS[1], in_batch, alone, GOOD_EVENTS[1], alone, b"{oops", in_batch]
+    report, producer = publish(lines, monkeypatch)
+    assert [(n, reason) for n, reason, _ in report.rejections] == [
+        (3, "unsendable"),
+        (5, "unsendable"),
+        (6, "invalid_json"),
+    ]
+    assert report.published == 4  # lines 1, 4, and 2 and 7 once sent alone
+    assert report.lines == report.published + report.rejected == 7
+    sent_events = [value for topic, _, value in producer.sent if topic == TOPICS.events]
+    assert sent_events.count(in_batch) == 3  # both copies, then the copy refused in its batch again alone
+
+
+def test_copies_of_a_line_in_flight_are_answered_in_the_order_sent() -> None:
+    in_flight: dict[bytes, int | list[int]] = {}
+    for number, raw in enumerate([b"a", b"b", b"a", b"a", b"c"], start=1):
+        _hold(in_flight, raw, number)
+    assert [_release(in_flight, raw) for raw in (b"a", b"b", b"a", b"c", b"a")] == [1, 2, 3, 5, 4]
+    assert in_flight == {}

@@ -114,15 +114,19 @@ class Publisher:
         acknowledged it."""
         report = PublishReport()
         refused: list[tuple[int, bytes, bytes]] = []  # (line, key, raw) Kafka refused, from callbacks
+        # One callback for every line: a closure per line (tracked by the garbage collector and
+        # alive until Kafka answers) cost more in collections than the send itself. A line in
+        # flight is found by its bytes; copies of one line share a key, so a partition, whose
+        # records Kafka answers in the order they were sent.
+        in_flight: dict[bytes, int | list[int]] = {}
 
-        def delivered(number: int, key: bytes, raw: bytes) -> Callable[[Any, Any], None]:
-            def on_delivery(err: Any, _msg: Any) -> None:
-                if err is None:
-                    report.published += 1
-                else:
-                    refused.append((number, key, raw))
-
-            return on_delivery
+        def on_delivery(err: Any, msg: Any) -> None:
+            raw = msg.value()
+            number = _release(in_flight, raw)
+            if err is None:
+                report.published += 1
+            else:
+                refused.append((number, msg.key(), raw))
 
         def dead_letter(number: int, raw: bytes, reason: str, message: str) -> None:
             report.reject(number, reason, message)
@@ -151,9 +155,11 @@ class Publisher:
                     continue
                 key = event.account_id.encode()
                 try:
-                    self.send(self.topics.events, key, line, on_delivery=delivered(number, key, line))
+                    self.send(self.topics.events, key, line, on_delivery=on_delivery)
                 except KafkaException as exc:
                     dead_letter(number, line, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
+                else:
+                    _hold(in_flight, line, number)  # callbacks run in poll and flush: not before this
             if last % CHUNK_LINES == 0:
                 self._producer.poll(0)
                 if on_progress:
@@ -211,6 +217,27 @@ def validate_lines(raws: list[bytes]) -> list[EventRecord | ValidationFailure]:
     """Each line as `decode_event` judges it (the same reasons and messages), checked together
     by the columnar validator, with the event-time range as of now."""
     return decode_batch(raws, default_event_time_range().window()).results
+
+
+def _hold(in_flight: dict[bytes, int | list[int]], raw: bytes, number: int) -> None:
+    """Note line `number` as sent with these bytes (after any earlier copy of them)."""
+    held = in_flight.get(raw)
+    if held is None:
+        in_flight[raw] = number
+    elif isinstance(held, list):
+        held.append(number)
+    else:
+        in_flight[raw] = [held, number]
+
+
+def _release(in_flight: dict[bytes, int | list[int]], raw: bytes) -> int:
+    """The line number of the earliest copy of these bytes in flight, which Kafka just answered."""
+    held = in_flight.pop(raw)
+    if isinstance(held, int):
+        return held
+    first = held.pop(0)
+    in_flight[raw] = held if len(held) > 1 else held[0]
+    return first
 
 
 def _numbered_chunks(lines: Iterable[bytes]) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
