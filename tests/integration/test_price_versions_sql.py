@@ -101,3 +101,18 @@ def test_stored_rows_keep_token_types_and_price_version(warehouse: Warehouse) ->
     assert row["list_cost"] == Decimal("0.0589")
     versions = warehouse.query("SELECT price_version FROM price_book ORDER BY version")
     assert [v["price_version"] for v in versions] == ["2025-12-31T16:00:00.000Z", "2026-11-14T16:00:00.000Z"]
+
+
+def test_drafts_of_idle_accounts_use_the_months_version(warehouse: Warehouse) -> None:
+    """An account with a plan and no usage is billed its plan fee under the version that bills
+    the month: one draft, never one per version."""
+    from usageflow.billing import ledger
+
+    book = load_book(ROOT / "demo" / "price-book-versions.yaml")
+    load_price_book(warehouse, book)
+    upsert_accounts(warehouse, [ACCOUNTS["edu-sh"]])
+    for month in ("2026-11", "2026-12"):
+        got = [i for i in ledger.month_invoices(warehouse, month) if i.account_id == "edu-sh"]
+        want = ref.invoice(oracle.month_version(book, month, "Asia/Shanghai"), "edu-sh", month, ACCOUNTS["edu-sh"], [])
+        assert len(got) == 1
+        assert (got[0].total, got[0].lines) == (want.total, want.lines)

@@ -270,7 +270,12 @@ def idle_rows(warehouse: Warehouse, month: str, accounts: Sequence[str]) -> list
         "+ amount_discount_contract + amount_discount_educational AS total "
         "FROM (SELECT arrayJoin({accounts:Array(String)}) AS account_id, "
         "if(account_id IN (SELECT account_id FROM account_terms), account_id, '') AS terms_key) AS k "
-        "INNER JOIN billing_terms AS t ON t.account_id = k.terms_key CROSS JOIN price_book AS b) "
+        "INNER JOIN billing_terms AS t ON t.account_id = k.terms_key "
+        # the terms of the price version that bills the month, as invoice_base_for picks them
+        "LEFT JOIN price_month_versions AS s ON s.timezone = t.billing_tz "
+        "INNER JOIN price_book AS b ON b.version = t.version "
+        "WHERE t.version = usageflow_month_version_v1(s.starts, {month:String}, "
+        "(SELECT min(version) FROM price_book))) "
         "ORDER BY account_id",
         {"month": month, "accounts": list(accounts)},
     )
