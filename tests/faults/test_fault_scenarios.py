@@ -11,7 +11,10 @@ worker takes over. After each scenario:
 * alerts (`usageflow alerts --format json`) are unique per (account, type, period, level) and
   exactly the set of a no-fault replay of the same stream (the module's baseline);
 * the warehouse itself holds each event once (FINAL and raw distinct counts, the usage_windows
-  rollups count every stored event once, the alerts table agrees with the alerts topic).
+  count every stored event once, the alerts table agrees with the alerts topic);
+* the windows invariant (tests/fixtures/windows.py): every window's highest stored revision (or
+  open row) equals the aggregate of its stored events, and the windows topic's highest revision
+  of every window equals the warehouse's.
 
 The stream: `generate_lines(USAGEFLOW_FAULT_EVENTS, StreamShape(duplicate_rate=0.05,
 bad_rate=0.02, accounts=...))`, published in chunk files by `usageflow publish` while the
