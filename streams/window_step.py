@@ -28,13 +28,15 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from usageflow.ingest.batch import BatchOutcome
 from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.retry import RetryPolicy
 from usageflow.warehouse import Warehouse
 from usageflow.windows import store
 from usageflow.windows.recompute import Recomputed, month_range, recompute_windows
-from usageflow.windows.records import WindowRow, record_bytes
+from usageflow.windows.records import WindowRow, batch_table, rows_table, table_records
 from usageflow.windows.slots import WindowKey, to_ms
 from usageflow.windows.tracker import Outgoing, Window, WindowTracker
 
@@ -105,18 +107,22 @@ class WindowStep:
             held = self.retry("loading windows", lambda: store.held(self.warehouse, load))
             tracker.absorb(held, load)
         out = tracker.outgoing()
-        if out.revisions or out.open_rows:
+        if out.revisions or out.open_rows or out.batch_rows:
             self._write(out)
         tracker.written(out)
-        return len(out.revisions)
+        return len(out.revisions) + len(out.batch_rows)
 
     def _write(self, out: Outgoing) -> None:
+        """Publish the revisions (acknowledged), then store them with the open rows."""
         stamp = to_ms(datetime.now(UTC))
-        revisions = [_row(w, w.revision + 1, stamp) for w in out.revisions]
-        if revisions:
-            self.outbox.send_keyed_and_wait(self.topic, [(r.window_id.encode(), record_bytes(r)) for r in revisions])
-        rows = revisions + [_row(w, 0, stamp) for w in out.open_rows]
-        self.retry("storing windows", lambda: store.insert(self.warehouse, rows))
+        revisions = [rows_table([_row(w, w.revision + 1, stamp) for w in out.revisions])]
+        if out.batch is not None and out.batch_rows:
+            revisions.append(batch_table(out.batch, out.batch_rows, 1, stamp))
+        published = pa.concat_tables(revisions)
+        if published.num_rows:
+            self.outbox.send_keyed_and_wait(self.topic, table_records(published))
+        rows = pa.concat_tables([published, rows_table([_row(w, 0, stamp) for w in out.open_rows])])
+        self.retry("storing windows", lambda: store.insert_table(self.warehouse, rows))
 
     def _reloads(self) -> dict[WindowKey, int | None]:
         """Windows to load again because a recompute notice covers them (checked at most every
@@ -142,4 +148,4 @@ class WindowStep:
 
 def _row(window: Window, revision: int, stamp: int) -> WindowRow:
     assert window.partition is not None and window.pending is not None
-    return WindowRow(window.key, window.end_ms, window.pending, revision, stamp, window.partition, window.window_id)
+    return WindowRow(window.key, window.end_ms, window.pending, revision, stamp, window.partition)

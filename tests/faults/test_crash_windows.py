@@ -211,7 +211,7 @@ def test_a_worker_killed_around_the_windows_of_a_batch_leaves_them_exact(
             assert first.windows is not None
             stack.enter_context(patch.object(first.windows, "run", killed))
         elif die_at == "window_rows":
-            stack.enter_context(patch("usageflow.streams.window_step.store.insert", killed))
+            stack.enter_context(patch("usageflow.streams.window_step.store.insert_table", killed))
         if die_at == "commit":
             first.process(batch)  # everything done; the offsets were never committed
         else:

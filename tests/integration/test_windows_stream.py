@@ -172,7 +172,7 @@ def test_a_crash_anywhere_in_a_batch_leaves_the_windows_exact_once_it_is_read_ag
             assert pipeline.windows is not None
             stack.enter_context(patch.object(pipeline.windows, "run", killed))
         else:
-            stack.enter_context(patch("usageflow.streams.window_step.store.insert", killed))
+            stack.enter_context(patch("usageflow.streams.window_step.store.insert_table", killed))
         with pytest.raises(Killed):
             pipeline.process(doomed)
     stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]

@@ -15,7 +15,7 @@ from usageflow.pricing.price_book import load_price_book
 from usageflow.pricing.rating import rate_event
 from usageflow.schemas import Account, WindowAggregate
 from usageflow.schemas.decode import decode_event
-from usageflow.windows.records import WindowRow, record, record_bytes, rows_table
+from usageflow.windows.records import WindowRow, record, rows_table, table_records
 from usageflow.windows.slots import (
     WindowKey,
     bounds_text,
@@ -145,7 +145,7 @@ def test_a_record_is_a_valid_window_aggregate_with_an_exact_cost() -> None:
     assert body["window_end"] == "2026-11-29T00:00:00+08:00"
     assert body["emitted_at"] == "2026-11-29T00:00:01.005Z"
     assert body["list_cost"] == "0.123456789012" and body["total_tokens"] == 4500
-    assert orjson.loads(record_bytes(row)) == body  # the fast writer writes the record
+    assert orjson.loads(record_bytes(row)) == body  # the columnar writer writes the record
     odd = row._replace(key=key._replace(model='qwen "max"\\x'))
     assert orjson.loads(record_bytes(odd)) == record(odd)
     parsed = WindowAggregate.model_validate_json(record_bytes(row))
@@ -157,8 +157,46 @@ def test_a_record_is_a_valid_window_aggregate_with_an_exact_cost() -> None:
     assert table.column("window_date").to_pylist() == [date(2026, 11, 28)] * 2
 
 
+def record_bytes(row: WindowRow) -> bytes:
+    """The record the pipeline publishes for `row` (written from its table's columns)."""
+    ((key, value),) = table_records(rows_table([row]))
+    assert key == row.window_id.encode()
+    return value
+
+
 def test_costs_are_written_without_exponents_or_trailing_zeros() -> None:
     key = WindowKey("a", "k", "m", "1m", 0, "UTC")
     for cost, text in [("0E-12", "0"), ("100.000000000000", "100"), ("0.000000000001", "0.000000000001")]:
         row = WindowRow(key, 60_000, Frozen(1, 1, 0, 0, 0, 0, Decimal(cost)), 1, 0, 0)
         assert record(row)["list_cost"] == text
+
+
+@st.composite
+def window_rows(draw: st.DrawFn) -> WindowRow:
+    granularity = draw(st.sampled_from(["1m", "1h", "1d"]))
+    zone = draw(st.sampled_from(ZONES)) if granularity == "1d" else "UTC"
+    instant = draw(st.integers(min_value=to_ms(datetime(2000, 1, 1, tzinfo=UTC)), max_value=4_102_444_800_000))
+    if granularity == "1d":
+        day = datetime.fromtimestamp(instant / 1000, UTC).date()
+        start, end = day_bounds_ms(zone, day)
+    else:
+        step = 60_000 if granularity == "1m" else 3_600_000
+        start = instant - instant % step
+        end = start + step
+    model = draw(st.sampled_from(["qwen-max", 'qwen "max"\\x', "模型-✓", "a\u2028b", "\x01"]))
+    key = WindowKey(draw(st.sampled_from(["edu-001", "a"])), "k.1:x", model, granularity, start, zone)  # type: ignore[arg-type]
+    units = draw(st.one_of(st.integers(0, 10**15), st.integers(0, 10**30), st.just(0), st.just(10**12)))
+    counts = draw(st.lists(st.integers(0, 2**40), min_size=5, max_size=5))
+    totals = Frozen(draw(st.integers(1, 10**6)), *counts, Decimal(units).scaleb(-12))  # type: ignore[arg-type]
+    stamp = draw(st.integers(min_value=0, max_value=4_102_444_800_000))
+    return WindowRow(key, end, totals, draw(st.integers(1, 2**31)), stamp, draw(st.integers(0, 63)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(window_rows(), min_size=1, max_size=20))
+def test_the_columnar_writer_writes_what_the_reference_record_says(rows: list[WindowRow]) -> None:
+    records = table_records(rows_table(rows))
+    assert [key for key, _ in records] == [r.window_id.encode() for r in rows]
+    for row, (_key, value) in zip(rows, records, strict=True):
+        assert orjson.loads(value) == record(row)
+        assert WindowAggregate.model_validate_json(value).list_cost == row.totals.list_cost

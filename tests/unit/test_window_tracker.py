@@ -31,7 +31,7 @@ from usageflow.schemas.decode import decode_event
 from usageflow.windows.records import WindowRow
 from usageflow.windows.slots import WindowKey
 from usageflow.windows.totals import Frozen
-from usageflow.windows.tracker import Held, Snapshot, WindowTracker
+from usageflow.windows.tracker import Held, Outgoing, Snapshot, WindowTracker
 
 pytestmark = pytest.mark.unit
 
@@ -129,6 +129,17 @@ class World:
         return Snapshot(newest_ms=newest, open_windows=self.held(open_keys), watermark=watermark)
 
 
+def batch_revisions(out: Outgoing, stamp: int) -> list[WindowRow]:
+    """The windows `outgoing` publishes from the batch's columns, as rows."""
+    if out.batch is None or not out.batch_rows:
+        return []
+    keys = list(out.batch.keys())
+    return [
+        WindowRow(WindowKey(*keys[i]), out.batch.end_ms[i], totals, 1, stamp, out.batch.last_partition[i])  # type: ignore[arg-type]
+        for i, totals in zip(out.batch_rows, out.batch.totals(out.batch_rows), strict=True)
+    ]
+
+
 def run_batch(world: World, tracker: WindowTracker, batch: list[tuple[int, RatedEvent]], crash: str | None) -> None:
     """One batch through the pipeline's steps, cut at `crash` (then the tracker is lost)."""
     seen: set[tuple[str, str]] = set()
@@ -154,9 +165,9 @@ def run_batch(world: World, tracker: WindowTracker, batch: list[tuple[int, Rated
     out = tracker.outgoing()
     stamp = 0
     revisions = [
-        WindowRow(w.key, w.end_ms, w.totals.frozen(), w.revision + 1, stamp, w.partition or 0) for w in out.revisions
-    ]
-    opens = [WindowRow(w.key, w.end_ms, w.totals.frozen(), 0, stamp, w.partition or 0) for w in out.open_rows]
+        WindowRow(w.key, w.end_ms, w.totals, w.revision + 1, stamp, w.partition or 0) for w in out.revisions
+    ] + batch_revisions(out, stamp)
+    opens = [WindowRow(w.key, w.end_ms, w.totals, 0, stamp, w.partition or 0) for w in out.open_rows]
     truth = world.truth()
     for row in revisions:
         assert frac(row.totals) == sums_tuple(truth[row.key]), (
@@ -298,3 +309,32 @@ def test_a_restarted_worker_publishes_an_open_window_closed_by_its_partition_clo
     tracker = WindowTracker()
     run_batch(world, tracker, [(0, make_event(2, "a3", "k1", "qwen-max", 120, 100))], None)
     assert [(r.key.account_id, r.key.granularity) for r in world.topic] == [("a1", "1m")]
+
+
+def test_a_window_new_and_past_its_retention_in_one_batch_is_published_from_the_columns() -> None:
+    # One batch: a minute of the 1st day and an event three days later on the same partition. The
+    # first event's windows are new, closed and past their retention: published at revision 1
+    # straight from the batch's columns, never held; a late event for them loads them again.
+    world, tracker = World(), WindowTracker()
+    early, later = make_event(1, "a3", "k1", "qwen-max", 0, 100), make_event(2, "a3", "k2", "qwen-max", 3 * 86_400, 7)
+    run_batch(world, tracker, [(0, make_event(0, "a1", "k1", "qwen-max", 0, 10))], None)  # restored
+    for _p, r in [(0, early), (0, later)]:
+        world.stored[(r.event.account_id, r.event.event_id)] = r
+    assert tracker.apply([(0, early), (0, later)], []) == {}
+    out = tracker.outgoing()
+    from_columns = batch_revisions(out, 0)
+    assert {(r.key.api_key_id, r.key.granularity, r.revision, r.totals.requests) for r in from_columns} == {
+        ("k1", "1m", 1, 1),
+        ("k1", "1h", 1, 1),
+        ("k1", "1d", 1, 1),
+    }
+    held = {w.key.api_key_id for w in tracker.windows.values() if w.key.account_id == "a3"}
+    assert held == {"k2"}  # the open windows are held, the published ones never were
+    truth = world.truth()
+    assert all(frac(r.totals) == sums_tuple(truth[r.key]) for r in from_columns)
+    world.topic += from_columns
+    world.rows += from_columns + [WindowRow(w.key, w.end_ms, w.totals, 0, 0, 0) for w in out.open_rows]
+    tracker.written(out)
+    run_batch(world, tracker, [(0, make_event(3, "a3", "k1", "qwen-max", 30, 5))], None)  # late: loaded
+    latest = {r.key.granularity: r for r in world.topic if r.key.api_key_id == "k1"}
+    assert {g: (r.revision, r.totals.requests) for g, r in latest.items()} == {"1m": (2, 2), "1h": (2, 2), "1d": (2, 2)}

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.warehouse import Warehouse
 from usageflow.windows import store
-from usageflow.windows.records import WindowRow, record_bytes
-from usageflow.windows.slots import to_ms, window_end_ms, window_id
+from usageflow.windows.records import WindowRow, rows_table, table_records
+from usageflow.windows.slots import to_ms, window_end_ms
 
 Publish = Callable[[Sequence[tuple[bytes, bytes]]], None]
 """Sends (key, value) records to the windows topic and returns once the broker acknowledged them."""
@@ -64,7 +64,7 @@ def recompute_windows(
         elif held.revision == 0 and totals != held.row:
             open_rows.append(WindowRow(key, window_end_ms(key), totals, 0, stamp, partition))
     if revisions:
-        publish([(window_id(r.key).encode(), record_bytes(r)) for r in revisions])
+        publish(table_records(rows_table(revisions)))
     store.insert(warehouse, revisions + open_rows)
     store.record_notice(warehouse, uuid.uuid4().hex, account_id or "", lo, hi)  # "": every account
     return Recomputed(len(rows), revisions, len(open_rows))

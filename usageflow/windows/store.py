@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from usageflow.warehouse import Warehouse
 from usageflow.warehouse.client import BoundText
@@ -224,8 +225,13 @@ def held(warehouse: Warehouse, keys: Iterable[WindowKey]) -> dict[WindowKey, Hel
 
 
 def insert(warehouse: Warehouse, rows: Sequence[WindowRow]) -> None:
-    if rows:
-        warehouse.insert_arrow("window_aggregates", rows_table(rows))
+    insert_table(warehouse, rows_table(rows))
+
+
+def insert_table(warehouse: Warehouse, table: pa.Table) -> None:
+    """Store a `window_aggregates` table (usageflow.windows.records)."""
+    if table.num_rows:
+        warehouse.insert_arrow("window_aggregates", table)
 
 
 # --- restoring a worker ----------------------------------------------------------------------

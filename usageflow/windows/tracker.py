@@ -24,18 +24,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from usageflow.pricing.rating import RatedEvent
+from usageflow.windows.batch import BatchWindows, aggregate, event_table
 from usageflow.windows.slots import (
     HOUR_MS,
     MINUTE_MS,
-    UTC_ZONE,
     WindowKey,
-    day_bounds_ms,
     to_ms,
     window_end_ms,
-    window_id,
     window_keys,
 )
-from usageflow.windows.totals import EMPTY, Frozen, Totals
+from usageflow.windows.totals import EMPTY, Frozen, plus
 
 # How long (in event time past its end) a published window stays in memory for a late event to
 # update it without asking the warehouse.
@@ -46,31 +44,24 @@ RETAIN_MS = {"1m": 5 * MINUTE_MS, "1h": HOUR_MS, "1d": 24 * HOUR_MS}
 class Window:
     key: WindowKey
     end_ms: int
-    totals: Totals
+    totals: Frozen
     partition: int | None = None
     revision: int = 0  # highest revision published and stored (0: none)
     emitted: Frozen | None = None  # the totals of that revision
     written: Frozen | None = None  # what the warehouse row of this window holds now
     queued: bool = False  # in its partition's close queue
     pending: Frozen | None = None  # the totals `outgoing` chose to write (until `written`)
-    _id: str = ""
-
-    @property
-    def window_id(self) -> str:
-        if not self._id:
-            self._id = window_id(self.key)
-        return self._id
 
     def needs_revision(self, now: Frozen | None = None) -> bool:
         """Closed and not (or no longer) what its last revision said."""
-        now = now if now is not None else self.totals.frozen()
+        now = now if now is not None else self.totals
         if self.emitted is None:
             return now.requests > 0 or self.written is not None
         return now != self.emitted
 
     def needs_open_row(self, now: Frozen | None = None) -> bool:
         """Open and the warehouse's row (if any) says something else."""
-        now = now if now is not None else self.totals.frozen()
+        now = now if now is not None else self.totals
         return now != self.written and (self.written is not None or now.requests > 0)
 
 
@@ -101,6 +92,8 @@ class Outgoing:
     revisions: list[Window] = field(default_factory=list)  # publish with revision + 1
     open_rows: list[Window] = field(default_factory=list)  # record as open (revision 0)
     settled: list[Window] = field(default_factory=list)  # closed and as published: nothing to send
+    batch: BatchWindows | None = None  # the batch's windows, of which `batch_rows` are published
+    batch_rows: list[int] = field(default_factory=list)  # new windows, published at revision 1, not held
 
 
 class WindowTracker:
@@ -115,6 +108,7 @@ class WindowTracker:
         self._touched: dict[WindowKey, Window] = {}
         self._seq = itertools.count()
         self._after_restore = False
+        self._new: tuple[BatchWindows | None, list[int]] = (None, [])
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -127,6 +121,7 @@ class WindowTracker:
         self._closing.clear()
         self._evicting.clear()
         self._touched.clear()
+        self._new = (None, [])
         self.restored = False
         self._after_restore = False
 
@@ -144,52 +139,74 @@ class WindowTracker:
     # --- a batch ----------------------------------------------------------------------------
 
     def apply(
-        self, stored: Iterable[tuple[int, RatedEvent]], held_before: Iterable[tuple[int, RatedEvent]]
+        self, stored: Sequence[tuple[int, RatedEvent]], held_before: Iterable[tuple[int, RatedEvent]]
     ) -> dict[WindowKey, int]:
         """`stored`: (partition, event) of the events this batch stored; `held_before`: those the
         warehouse already held (duplicates, or a batch read again after a crash). Returns the
-        windows to load from the warehouse, with the partition each was read from.
+        windows to load from the warehouse, with the partition each was read from."""
+        batch = aggregate(event_table(stored)) if stored else None
+        return self.apply_windows(batch, held_before)
 
-        Per event and window (the hot path: plain tuples look keys up, a `WindowKey` is built
-        only for a window that enters memory): a held window adds the event; one that may have
-        stored events (it starts at or before the newest stored event time of the account) is
-        loaded instead, with all of this batch's events in it, since the warehouse has them."""
+    def apply_windows(
+        self, batch: BatchWindows | None, held_before: Iterable[tuple[int, RatedEvent]]
+    ) -> dict[WindowKey, int]:
+        """`apply` with the stored events already aggregated per window (usageflow.windows.batch).
+
+        Per window of the batch: a held window adds the batch's totals and moves to the
+        partition of its last event; one that may have stored events (it starts at or before the
+        newest stored event time of the account) is loaded instead, from the partition of its
+        first event, with all of this batch's events in it, since the warehouse has them; any
+        other is new, its totals the batch's. New windows get no object yet: `outgoing` publishes
+        the closed ones straight from the batch's columns."""
         windows, touched, marks, known = self.windows, self._touched, self.watermark, self.newest
         after_restore = self._after_restore
         load: dict[WindowKey, int] = {}
-        newest: dict[str, int] = {}
-        for partition, rated in stored:
-            e = rated.event
-            account = e.account_id
-            ts = to_ms(e.ts)
-            if ts > marks.get(partition, -1):
-                marks[partition] = ts
-            if ts > newest.get(account, -1):
-                newest[account] = ts
-            floor = known.get(account, -1)
-            day_start, day_end = day_bounds_ms(rated.billing_tz, rated.billing_date)
-            minute, hour = ts - ts % MINUTE_MS, ts - ts % HOUR_MS
-            for key, end in (
-                ((account, e.api_key_id, e.model, "1m", minute, UTC_ZONE), minute + MINUTE_MS),
-                ((account, e.api_key_id, e.model, "1h", hour, UTC_ZONE), hour + HOUR_MS),
-                ((account, e.api_key_id, e.model, "1d", day_start, rated.billing_tz), day_end),
-            ):
+        new: list[int] = []
+        if batch is not None:
+            for partition, ts in batch.watermarks.items():
+                if ts > marks.get(partition, -1):
+                    marks[partition] = ts
+            added: list[tuple[Window, int]] = []
+            last = batch.last_partition
+            for i, key in enumerate(batch.keys()):
                 window = windows.get(key)  # type: ignore[call-overload]
                 if window is not None:
                     if not after_restore:  # a restored window already counts this batch
-                        window.totals.add_event(rated)
-                    if window.partition != partition:
-                        self._place(window, partition)
+                        added.append((window, i))
+                    if window.partition != last[i]:
+                        self._place(window, last[i])
                     touched[window.key] = window
-                elif key in load:
-                    continue
-                elif after_restore or key[4] <= floor:
-                    load[WindowKey(*key)] = partition  # type: ignore[arg-type]
+                elif after_restore or key[4] <= known.get(key[0], -1):
+                    load[WindowKey._make(key)] = batch.first_partition[i]
                 else:
-                    wkey = WindowKey(*key)  # type: ignore[arg-type]
-                    window = windows[wkey] = Window(wkey, end, Totals(), partition)
-                    window.totals.add_event(rated)
-                    touched[wkey] = window
+                    new.append(i)
+            if added:
+                for (window, _i), totals in zip(added, batch.totals([i for _w, i in added]), strict=True):
+                    window.totals = plus(window.totals, totals)
+            for account_id, ts in batch.newest.items():
+                if ts > known.get(account_id, -1):
+                    known[account_id] = ts
+        held_before = list(held_before)
+        if held_before and new and batch is not None:
+            # A window new in this batch that an already stored event falls in too cannot occur
+            # (such a window starts before the account's newest stored event and is loaded);
+            # were it to, it is held as an object, so the loop below finds it.
+            before = {
+                key
+                for _p, r in held_before
+                for key in window_keys(
+                    r.event.account_id,
+                    r.event.api_key_id,
+                    r.event.model,
+                    to_ms(r.event.ts),
+                    r.billing_tz,
+                    r.billing_date,
+                )
+            }
+            keys = list(batch.keys())
+            self._materialise(batch, [i for i in new if keys[i] in before])
+            new = [i for i in new if keys[i] not in before]
+        self._new = (batch, new)
         for partition, rated in held_before:
             e = rated.event
             ts = to_ms(e.ts)
@@ -200,9 +217,6 @@ class WindowTracker:
                     self._place(window, partition)
                 elif key not in load:
                     load[key] = partition
-        for account_id, ts in newest.items():
-            if ts > known.get(account_id, -1):
-                known[account_id] = ts
         self._after_restore = False
         return load
 
@@ -224,8 +238,25 @@ class WindowTracker:
 
     def outgoing(self) -> Outgoing:
         """Closed windows that need a revision, and open windows whose warehouse row is behind.
-        Open windows wait in their partition's close queue (by end) until their end passes."""
+        Open windows wait in their partition's close queue (by end) until their end passes.
+
+        A window new in this batch whose end, and retention after it, have passed its
+        partition's event time is published at revision 1 from the batch's columns
+        (`Outgoing.batch_rows`) and never held: a later event for it loads it again."""
         out = Outgoing()
+        batch, new = self._new
+        self._new = (None, [])
+        if batch is not None and new:
+            marks, ends, last, grans = self.watermark, batch.end_ms, batch.last_partition, batch.granularity
+            keep = []
+            for i in new:
+                mark = marks.get(last[i])
+                if mark is not None and ends[i] + self.retain_ms[grans[i]] <= mark:
+                    out.batch_rows.append(i)
+                else:
+                    keep.append(i)
+            self._materialise(batch, keep)
+            out.batch = batch
         chosen: set[WindowKey] = set()
         for partition, queue in self._closing.items():
             mark = self.watermark.get(partition)
@@ -246,7 +277,7 @@ class WindowTracker:
             if self._closed(window):
                 self._choose(window, out)
             else:
-                now = window.totals.frozen()
+                now = window.totals
                 if window.needs_open_row(now):
                     window.pending = now
                     out.open_rows.append(window)
@@ -256,7 +287,7 @@ class WindowTracker:
         return out
 
     def _choose(self, window: Window, out: Outgoing) -> None:
-        now = window.totals.frozen()
+        now = window.totals
         if window.needs_revision(now):
             window.pending = now
             out.revisions.append(window)
@@ -295,7 +326,7 @@ class WindowTracker:
         window = Window(
             key=key,
             end_ms=window_end_ms(key),
-            totals=Totals(held.totals),
+            totals=held.totals,
             revision=held.revision,
             emitted=held.revised,
             written=held.row,
@@ -303,6 +334,16 @@ class WindowTracker:
         self.windows[key] = window
         self._place(window, partition)
         return window
+
+    def _materialise(self, batch: BatchWindows, rows: Sequence[int]) -> None:
+        """Objects for the batch's new windows at `rows`, held and touched from now on."""
+        if not rows:
+            return
+        keys = list(batch.keys())
+        for i, totals in zip(rows, batch.totals(rows), strict=True):
+            key = WindowKey._make(keys[i])
+            window = self.windows[key] = Window(key, batch.end_ms[i], totals, batch.last_partition[i])
+            self._touched[key] = window
 
     def _place(self, window: Window, partition: int | None) -> None:
         """Its events come from `partition` (None: unknown yet); a move is looked at again."""
