@@ -31,6 +31,7 @@ wait with `StopRequested` (the batch is then not committed and is read again on 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -55,6 +56,18 @@ from usageflow.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 WAREHOUSE_REJECTED = "warehouse_rejected"
+
+
+def settle_heap() -> None:
+    """After the live state is (re)built: collect once, then move every object alive now out of
+    the cyclic collector's way (`gc.freeze`). The long-lived state (accounts, price book, the
+    engine's totals, chDB's and Arrow's module objects) is most of the heap; without this, each
+    full collection a batch's allocations trigger walks all of it again (measured: ~20 % of a
+    20,000-event batch). Frozen objects are still freed by reference counting; the next
+    restore unfreezes them first, so cycles among them are collected then."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +171,7 @@ class BatchPipeline:
         # 2. live state restored, the batch's accounts seeded before the batch is stored
         if not self.engine.restored:
             self.engine.restore(self.retry.call("restoring the live state", lambda: seed_accounts(self.warehouse)))
+            settle_heap()
         self.credit_feed.refresh(self.engine, self.retry.call)
         now = datetime.now(UTC)
         caught_up = self.engine.activate({r.event.account_id for r in outcome.rated}, self.lookup_account, now)

@@ -319,9 +319,7 @@ class AccountLiveState:
         cached = self._terms_cache
         if cached is not None and cached[0] is account and cached[1] is book and cached[2] is config:
             return cached[3]
-        limits = account_limits(account, book)
-        estimator = BudgetEstimator(book, account) if limits.limit("budget") is not None else None
-        terms = (limits, _rules(limits, config), estimator)
+        terms = shared_terms(account, book, config)
         self._terms_cache = (account, book, config, terms)
         return terms
 
@@ -393,6 +391,28 @@ class AccountLiveState:
 
 # per rule: (limit, ascending [(level text, level, threshold, floor of the threshold)])
 _Rules = dict[AlertType, tuple[Fraction, list[tuple[str, Decimal, Fraction, int]]]]
+_Terms = tuple[Limits, _Rules, "BudgetEstimator | None"]
+_SHARED_TERMS: dict[tuple[Any, ...], tuple[PriceBook, RuleConfig, _Terms]] = {}
+_SHARED_TERMS_MAX = 4096
+
+
+def shared_terms(account: Account | None, book: PriceBook, config: RuleConfig) -> _Terms:
+    """Limits, thresholds and the budget estimator of an account's terms, built once for all
+    accounts with the same billing fields (everything of the record but its id) under the same
+    price book and rules: building them costs ~0.3 ms, and a worker sees each of 20,000
+    accounts, mostly on a handful of plans. The entries are immutable once built."""
+    fields = None if account is None else account.model_dump(exclude={"account_id"})
+    key = (id(book), id(config), None if fields is None else tuple(sorted(fields.items())))
+    entry = _SHARED_TERMS.get(key)
+    if entry is not None and entry[0] is book and entry[1] is config:  # ids are reused only after a free
+        return entry[2]
+    limits = account_limits(account, book)
+    estimator = BudgetEstimator(book, account) if limits.limit("budget") is not None else None
+    terms = (limits, _rules(limits, config), estimator)
+    if len(_SHARED_TERMS) >= _SHARED_TERMS_MAX:
+        _SHARED_TERMS.clear()
+    _SHARED_TERMS[key] = (book, config, terms)
+    return terms
 
 
 def _rules(limits: Limits, config: RuleConfig) -> _Rules:
