@@ -39,10 +39,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_key, dead_letter_value
 from usageflow.config import KafkaSettings
+from usageflow.errors import WarehouseError
 from usageflow.ingest.batch import BatchOutcome, RawRecord, next_offsets, process_batch
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account, Alert
@@ -192,7 +195,7 @@ class BatchPipeline:
         self.outbox.send_and_wait(outgoing)
         clock.lap("publish")
         # 6. insert; rows refused as data are dead-lettered, the rest stored
-        refused = self._insert(outcome, fresh)
+        refused, table = self._insert(outcome, fresh)
         report.stored = len(fresh) - len(refused)
         if refused:
             self.outbox.send_and_wait(
@@ -205,15 +208,22 @@ class BatchPipeline:
         clock.lap("record_alerts")
         # 8. windows: published (acknowledged) and stored after the events they count
         if self.windows is not None:
-            report.windows = self.windows.run(outcome, fresh, [i for i, _ in refused])
+            report.windows = self.windows.run(outcome, fresh, [i for i, _ in refused], table)
         clock.lap("windows")
         # 9. the caller commits report.next_offsets
         report.finished_at = time.time()
         return report
 
-    def _insert(self, outcome: BatchOutcome, fresh: list[int]) -> list[tuple[int, str]]:
-        """Store the fresh events; (index, engine message) of each one the warehouse refused."""
-        return self.sink.insert_finding_refused([outcome.rated[i] for i in fresh], fresh, self.retry.call)
+    def _insert(self, outcome: BatchOutcome, fresh: list[int]) -> tuple[list[tuple[int, str]], pa.Table | None]:
+        """Store the fresh events; (index, engine message) of each one the warehouse refused, and
+        the Arrow table of the fresh events (None when Arrow refused a value in it: the insert
+        then finds that row alone)."""
+        rows = [outcome.rated[i] for i in fresh]
+        try:
+            table = self.sink.table(rows) if rows else None
+        except WarehouseError:
+            table = None
+        return self.sink.insert_finding_refused(rows, fresh, self.retry.call, table), table
 
     def _dead_letter(self, record: RawRecord, reason: str, message: str, report: BatchReport) -> OutgoingRecord:
         report.dead_letters[reason] = report.dead_letters.get(reason, 0) + 1

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import orjson
+import pyarrow as pa
 
 from usageflow.errors import WarehouseError
 from usageflow.pricing.rating import RatedEvent
@@ -49,28 +50,34 @@ class WarehouseSink:
         stored = self.stored_ids(rated)
         return [i for i, r in enumerate(rated) if (r.event.account_id, r.event.event_id) not in stored]
 
-    def insert(self, rows: Sequence[RatedEvent]) -> None:
-        """One insert (atomic: one block, the batch is far below max_insert_block_size)."""
-        if not rows:
-            return
+    def table(self, rows: Sequence[RatedEvent]) -> pa.Table:
+        """The Arrow table of `rows` for the insert (WarehouseError of kind data if Arrow refuses
+        a value)."""
         try:
-            table = rated_events_table(rows)
+            return rated_events_table(rows)
         except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:  # Arrow refused a value
             raise data_error(exc, "rated_events") from exc
-        self.warehouse.insert_arrow("rated_events", table)
+
+    def insert(self, rows: Sequence[RatedEvent], table: pa.Table | None = None) -> None:
+        """One insert (atomic: one block, the batch is far below max_insert_block_size);
+        `table`: `rows` as `table(rows)` built them already."""
+        if not rows:
+            return
+        self.warehouse.insert_arrow("rated_events", self.table(rows) if table is None else table)
 
     def insert_finding_refused(
-        self, rows: Sequence[RatedEvent], labels: Sequence[T], call: Call
+        self, rows: Sequence[RatedEvent], labels: Sequence[T], call: Call, table: pa.Table | None = None
     ) -> list[tuple[T, str]]:
-        """Insert `rows` (each retried by `call` through outages). If the warehouse refuses them as
-        data, halve until the refused rows are alone: those come back as (label, message), every
-        other row is stored. k bad rows of n cost about k·log2(n) small inserts."""
+        """Insert `rows` (each retried by `call` through outages; `table`: their Arrow table, if
+        built). If the warehouse refuses them as data, halve until the refused rows are alone:
+        those come back as (label, message), every other row is stored. k bad rows of n cost
+        about k·log2(n) small inserts."""
         refused: list[tuple[T, str]] = []
-        pending: list[tuple[Sequence[RatedEvent], Sequence[T]]] = [(rows, labels)]
+        pending: list[tuple[Sequence[RatedEvent], Sequence[T], pa.Table | None]] = [(rows, labels, table)]
         while pending:
-            part, part_labels = pending.pop()
+            part, part_labels, part_table = pending.pop()
             try:
-                call("the insert", lambda part=part: self.insert(part))  # type: ignore[misc]
+                call("the insert", lambda part=part, t=part_table: self.insert(part, t))  # type: ignore[misc]
             except WarehouseError as exc:
                 if exc.kind != "data":
                     raise
@@ -78,5 +85,7 @@ class WarehouseSink:
                     refused.append((part_labels[0], str(exc)))
                     continue
                 half = len(part) // 2
-                pending += [(part[half:], part_labels[half:]), (part[:half], part_labels[:half])]
+                upper = None if part_table is None else part_table.slice(half)
+                lower = None if part_table is None else part_table.slice(0, half)
+                pending += [(part[half:], part_labels[half:], upper), (part[:half], part_labels[:half], lower)]
         return refused

@@ -35,6 +35,7 @@ from usageflow.streams.outbox import KafkaOutbox
 from usageflow.streams.retry import RetryPolicy
 from usageflow.warehouse import Warehouse
 from usageflow.windows import store
+from usageflow.windows.batch import aggregate, event_table, events_of_rated
 from usageflow.windows.recompute import Recomputed, month_range, recompute_windows
 from usageflow.windows.records import WindowRow, batch_table, rows_table, table_records
 from usageflow.windows.slots import WindowKey, to_ms
@@ -79,16 +80,19 @@ class WindowStep:
         """`recompute` over everything a re-pricing of billing month `month` can change."""
         return self.recompute(account_id, *month_range(month))
 
-    def run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int]) -> int:
+    def run(
+        self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int], table: pa.Table | None = None
+    ) -> int:
         """The batch's windows; returns how many revisions were published. On any failure the
         tracker is reset (the next batch restores), so a half-applied batch is never reused."""
         try:
-            return self._run(outcome, fresh, refused)
+            return self._run(outcome, fresh, refused, table)
         except BaseException:
             self.tracker.reset()
             raise
 
-    def _run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int]) -> int:
+    def _run(self, outcome: BatchOutcome, fresh: Sequence[int], refused: Sequence[int], table: pa.Table | None) -> int:
+        """`table`: the insert's Arrow table of the fresh events (in `fresh` order), if built."""
         tracker = self.tracker
         if not tracker.restored:
             # The notice mark first: a recompute between the two reads is then seen again (and
@@ -99,9 +103,14 @@ class WindowStep:
         not_stored = set(refused)
         is_fresh = set(fresh)
         sources = outcome.sources
-        stored = [(sources[i].partition, outcome.rated[i]) for i in fresh if i not in not_stored]
         held_before = [(sources[i].partition, r) for i, r in enumerate(outcome.rated) if i not in is_fresh]
-        load: dict[WindowKey, int | None] = dict(tracker.apply(stored, held_before))
+        if table is not None:
+            events = events_of_rated(table, [sources[i].partition for i in fresh], [i not in not_stored for i in fresh])
+        else:
+            stored = [(sources[i].partition, outcome.rated[i]) for i in fresh if i not in not_stored]
+            events = event_table(stored) if stored else None
+        batch = aggregate(events) if events is not None and events.num_rows else None
+        load: dict[WindowKey, int | None] = dict(tracker.apply_windows(batch, held_before))
         load.update(self._reloads())
         if load:
             held = self.retry("loading windows", lambda: store.held(self.warehouse, load))

@@ -338,3 +338,26 @@ def test_a_window_new_and_past_its_retention_in_one_batch_is_published_from_the_
     run_batch(world, tracker, [(0, make_event(3, "a3", "k1", "qwen-max", 30, 5))], None)  # late: loaded
     latest = {r.key.granularity: r for r in world.topic if r.key.api_key_id == "k1"}
     assert {g: (r.revision, r.totals.requests) for g, r in latest.items()} == {"1m": (2, 2), "1h": (2, 2), "1d": (2, 2)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(stream=streams(), data=st.data())
+def test_the_insert_table_gives_the_same_windows_as_the_rated_events(
+    stream: tuple[list[list[tuple[int, RatedEvent]]], dict[int, str]], data: st.DataObject
+) -> None:
+    # The pipeline aggregates the insert's Arrow table (rows the warehouse refused left out);
+    # the tracker's own `apply` builds its columns from the rated events: both must agree.
+    from usageflow.streams.rated_rows import rated_events_table
+    from usageflow.windows.batch import aggregate, event_table, events_of_rated
+
+    records = [pair for batch in stream[0] for pair in batch]
+    stored = data.draw(st.lists(st.booleans(), min_size=len(records), max_size=len(records)))
+    kept = [pair for pair, keep in zip(records, stored, strict=True) if keep]
+    if not kept:
+        return
+    from_insert = aggregate(
+        events_of_rated(rated_events_table([r for _p, r in records]), [p for p, _r in records], stored)
+    )
+    from_events = aggregate(event_table(kept))
+    assert from_insert.table.equals(from_events.table)
+    assert (from_insert.watermarks, from_insert.newest) == (from_events.watermarks, from_events.newest)

@@ -113,10 +113,12 @@ def day_bounds_us(ts: datetime, tz: str) -> tuple[int, int]:
     return _day_bounds_us(local_date(ts, tz), tz)
 
 
+@lru_cache(maxsize=16_384)
 def shift_day(key: str, days: int) -> str:
     return (parse_day(key) + timedelta(days=days)).isoformat()
 
 
+@lru_cache(maxsize=4096)
 def shift_month(key: str, months: int) -> str:
     y, m = parse_month(key)
     index = y * 12 + (m - 1) + months

@@ -79,6 +79,7 @@ class AccountLiveState:
         self.concurrency = ConcurrencyTracker(concurrency_retention)
         self.fired: set[FiredKey] = set()
         self.newest_day: str | None = None
+        self._pruned_at: str | None = None  # newest_day at the last _prune
         self._terms_cache: tuple[Any, Any, Any, tuple[Limits, _Rules, BudgetEstimator | None]] | None = None
 
     # --- periods kept -----------------------------------------------------------------
@@ -99,9 +100,14 @@ class AccountLiveState:
             self.newest_day = day
 
     def _prune(self) -> None:
+        """Forget the periods older than the ones kept. Only when the newest day moved: events
+        older than the kept days are skipped, so nothing older was added since."""
+        if self.newest_day == self._pruned_at:
+            return
         oldest_day, oldest_month = self._oldest_day(), self._oldest_month()
         if oldest_day is None or oldest_month is None:
             return
+        self._pruned_at = self.newest_day
         self.day_tokens = {k: v for k, v in self.day_tokens.items() if k >= oldest_day}
         self.month_tokens = {k: v for k, v in self.month_tokens.items() if k >= oldest_month}
         self.month_list_cost = {k: v for k, v in self.month_list_cost.items() if k >= oldest_month}

@@ -65,6 +65,25 @@ def event_table(stored: Sequence[tuple[int, RatedEvent]]) -> pa.Table:
     return pa.table(columns)
 
 
+def events_of_rated(rated: pa.Table, partitions: Sequence[int], stored: Sequence[bool]) -> pa.Table:
+    """`event_table` from the insert's `rated_events` table (usageflow.streams.rated_rows) of the
+    same events, taking only the rows where `stored` is true: the columns are already there."""
+    columns = {
+        "partition": pa.array(partitions, pa.int32()),
+        "account_id": rated.column("account_id"),
+        "api_key_id": rated.column("api_key_id"),
+        "model": rated.column("model"),
+        "ts_ms": rated.column("ts").cast(pa.int64()),
+        "billing_tz": rated.column("billing_tz"),
+        "billing_date": rated.column("billing_date"),
+        "requests": pa.repeat(pa.scalar(1, pa.int64()), rated.num_rows),
+        **{name: rated.column(name).cast(pa.int64()) for name in COUNTS},
+        "list_cost": rated.column("list_cost").cast(MONEY),
+    }
+    table = pa.table(columns)
+    return table if all(stored) else table.filter(pa.array(stored, pa.bool_()))
+
+
 @dataclass(frozen=True)
 class BatchWindows:
     """The distinct windows of a batch's stored events (minute, hour, then day windows): `table`
