@@ -14,6 +14,9 @@ windows of events the warehouse already held, which a crash may have left behind
 loads them and calls `absorb`; `outgoing` then says which windows to publish (their end has
 passed the newest event time of their partition and they changed since their last revision)
 and which open windows to record as such; after the caller wrote them, `written` takes note.
+The batch arrives aggregated per window (usageflow.windows.batch); a window new in it that is
+already past its retention is published from the batch's columns and never held, as a held one
+would have been evicted at once.
 """
 
 from __future__ import annotations
