@@ -152,3 +152,21 @@ def test_pruning_keeps_every_count_after_the_cutoff(items: list[tuple[int, int]]
         if cutoff is None or a >= cutoff:
             expected = max(sum(1 for x, y in seen if x <= p <= y) for p in range(a, b + 1))
             assert got == expected
+
+
+@given(
+    requests=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3_000)), min_size=1, max_size=60),
+    floors=st.lists(st.one_of(st.none(), st.integers(1, 12)), min_size=60, max_size=60),
+)
+def test_the_peak_is_computed_exactly_whenever_it_may_reach_the_floor(
+    requests: list[tuple[int, int]], floors: list[int | None]
+) -> None:
+    exact, bounded = ConcurrencyTracker(), ConcurrencyTracker()
+    for (end_ms, latency_ms), floor in zip(requests, floors, strict=False):
+        peak = exact.add_request(at(end_ms / 1000), latency_ms)
+        seen = bounded.add_request_reaching(at(end_ms / 1000), latency_ms, floor)
+        if seen is None:
+            assert floor is None or peak < floor  # skipped only when it cannot reach the floor
+        else:
+            assert seen == peak
+    assert exact.to_dict() == bounded.to_dict()  # the same requests held either way

@@ -28,6 +28,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from usageflow.alerting.periods import to_us
@@ -74,6 +75,27 @@ class ConcurrencyTracker:
             self.newest_end_us = end
         self._prune()
         return result
+
+    def add_request_reaching(self, ts: datetime, latency_ms: int, floor: int | Fraction | None) -> int | None:
+        """`add_request`, computing the peak only when it may reach `floor` (None: never): the
+        peak is at most the number of held requests overlapping the new one, plus itself, an
+        O(log n) count, while the exact peak walks every request that started during the new
+        one (thousands for a busy account with long requests). Returns None when the peak is
+        surely below `floor`."""
+        end = to_us(ts)
+        start = end - latency_ms * 1000
+        if floor is not None:
+            overlapping = bisect_right(self._starts, end) - bisect_left(self._ends, start)
+            if overlapping + 1 >= floor:
+                return self.add_us(start, end)
+        if end < start:
+            raise ValueError("interval end is before its start")
+        insort(self._starts, start)
+        insort(self._ends, end)
+        if self.newest_end_us is None or end > self.newest_end_us:
+            self.newest_end_us = end
+        self._prune()
+        return None
 
     def in_flight_us(self, instant: int) -> int:
         """Held intervals covering `instant` (both ends inclusive)."""

@@ -193,10 +193,12 @@ class AccountLiveState:
             day_total = self.day_tokens[day] = self.day_tokens.get(day, 0) + tokens
             month_total = self.month_tokens[month] = self.month_tokens.get(month, 0) + tokens
             month_cost = self.month_list_cost[month] = self.month_list_cost.get(month, Decimal(0)) + ev.list_cost
-            peak = self.concurrency.add_request(ev.ts, ev.latency_ms)
+            # the exact peak only when it may reach the lowest level not yet fired today
+            peak = self.concurrency.add_request_reaching(ev.ts, ev.latency_ms, run.lowest_pending("concurrency", day))
             run.check("daily_usage", day, day_total, ev.ts)
             run.check("monthly_usage", month, month_total, ev.ts)
-            run.check("concurrency", day, peak, ev.ts)
+            if peak is not None:
+                run.check("concurrency", day, peak, ev.ts)
             if estimator is not None and month in budget_months:
                 low = run.lowest_pending("budget", month)
                 if low is not None and estimator.may_reach(month_total, month_cost, low):
