@@ -69,12 +69,15 @@ class ConcurrencyTracker:
         if end < start:
             raise ValueError("interval end is before its start")
         result = self.peak_us(start, end) + 1
+        self._insert(start, end)
+        return result
+
+    def _insert(self, start: int, end: int) -> None:
         insort(self._starts, start)
         insort(self._ends, end)
         if self.newest_end_us is None or end > self.newest_end_us:
             self.newest_end_us = end
         self._prune()
-        return result
 
     def add_request_reaching(self, ts: datetime, latency_ms: int, floor: int | Fraction | None) -> int | None:
         """`add_request`, computing the peak only when it may reach `floor` (None: never): the
@@ -90,11 +93,7 @@ class ConcurrencyTracker:
                 return self.add_us(start, end)
         if end < start:
             raise ValueError("interval end is before its start")
-        insort(self._starts, start)
-        insort(self._ends, end)
-        if self.newest_end_us is None or end > self.newest_end_us:
-            self.newest_end_us = end
-        self._prune()
+        self._insert(start, end)
         return None
 
     def in_flight_us(self, instant: int) -> int:
