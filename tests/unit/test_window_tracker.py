@@ -133,7 +133,7 @@ def batch_revisions(out: Outgoing, stamp: int) -> list[WindowRow]:
     """The windows `outgoing` publishes from the batch's columns, as rows."""
     if out.batch is None or not out.batch_rows:
         return []
-    keys = list(out.batch.keys())
+    keys = out.batch.keys
     return [
         WindowRow(WindowKey(*keys[i]), out.batch.end_ms[i], totals, 1, stamp, out.batch.last_partition[i])  # type: ignore[arg-type]
         for i, totals in zip(out.batch_rows, out.batch.totals(out.batch_rows), strict=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from operator import itemgetter
 
 import pyarrow as pa
@@ -105,17 +106,21 @@ class BatchWindows:
     def __len__(self) -> int:
         return len(self.granularity)
 
-    def keys(self) -> zip[tuple[str, str, str, str, int, str]]:
-        """Each window's WindowKey fields, as plain tuples (equal to and hashed as WindowKeys)."""
+    @cached_property
+    def keys(self) -> list[tuple[str, str, str, str, int, str]]:
+        """Each window's WindowKey fields, as plain tuples (equal to and hashed as WindowKeys);
+        built once per batch."""
         t = self.table
-        return zip(
-            t.column("account_id").to_pylist(),
-            t.column("api_key_id").to_pylist(),
-            t.column("model").to_pylist(),
-            self.granularity,
-            self.start_ms,
-            self.zone,
-            strict=True,
+        return list(
+            zip(
+                t.column("account_id").to_pylist(),
+                t.column("api_key_id").to_pylist(),
+                t.column("model").to_pylist(),
+                self.granularity,
+                self.start_ms,
+                self.zone,
+                strict=True,
+            )
         )
 
     def totals(self, rows: Sequence[int]) -> list[Frozen]:

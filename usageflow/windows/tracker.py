@@ -171,7 +171,7 @@ class WindowTracker:
                     marks[partition] = ts
             added: list[tuple[Window, int]] = []
             last = batch.last_partition
-            for i, key in enumerate(batch.keys()):
+            for i, key in enumerate(batch.keys):
                 window = windows.get(key)  # type: ignore[call-overload]
                 if window is not None:
                     if not after_restore:  # a restored window already counts this batch
@@ -206,7 +206,7 @@ class WindowTracker:
                     r.billing_date,
                 )
             }
-            keys = list(batch.keys())
+            keys = batch.keys
             self._materialise(batch, [i for i in new if keys[i] in before])
             new = [i for i in new if keys[i] not in before]
         self._new = (batch, new)
@@ -342,7 +342,7 @@ class WindowTracker:
         """Objects for the batch's new windows at `rows`, held and touched from now on."""
         if not rows:
             return
-        keys = list(batch.keys())
+        keys = batch.keys
         for i, totals in zip(rows, batch.totals(rows), strict=True):
             key = WindowKey._make(keys[i])
             window = self.windows[key] = Window(key, batch.end_ms[i], totals, batch.last_partition[i])
