@@ -25,6 +25,11 @@ confluent-kafka reader and the benchmark's profile part all call it. Its steps, 
    warehouse, so a lost revision is published then;
 9. hand back the offsets to commit (the caller commits them: only after all of the above).
 
+`after_step` (optional) is called with each step's name as it finishes (`sync_published`,
+`decode_validate_rate`, `restore_live_state`, `dedupe`, `alert_rules`, `publish`, `insert`,
+`record_alerts`, and inside step 8 `windows_published` between the windows topic and the
+warehouse, then `windows`): the fault tests raise there to stop a worker between two steps.
+
 Warehouse calls go through one `RetryPolicy`: outages are waited out, shutdown interrupts the
 wait with `StopRequested` (the batch is then not committed and is read again on restart).
 """
@@ -107,15 +112,24 @@ class BatchReport:
         return sum(s.get(k, 0.0) for k in ("dedupe", "alert_rules", "publish", "insert", "record_alerts"))
 
 
+StepHook = Callable[[str], None]
+
+
+def _no_hook(_step: str) -> None:
+    return None
+
+
 class _Stopwatch:
-    def __init__(self, report: BatchReport) -> None:
+    def __init__(self, report: BatchReport, after_step: StepHook) -> None:
         self.report = report
+        self.after_step = after_step
         self.last = time.perf_counter()
 
     def lap(self, step: str) -> None:
         now = time.perf_counter()
         self.report.seconds[step] = self.report.seconds.get(step, 0.0) + now - self.last
         self.last = now
+        self.after_step(step)
 
 
 class BatchPipeline:
@@ -129,6 +143,7 @@ class BatchPipeline:
         topics: Topics,
         kafka: KafkaSettings,
         stop: threading.Event,
+        after_step: StepHook = _no_hook,
     ) -> None:
         self.warehouse = warehouse
         self.lookup_account = lookup_account
@@ -140,7 +155,8 @@ class BatchPipeline:
         self.retry = RetryPolicy(stop)
         self.sink = WarehouseSink(warehouse)
         self.credit_feed = CreditFeed(warehouse)
-        self.windows = WindowStep(warehouse, outbox, topics.windows, self.retry) if topics.windows else None
+        self.after_step = after_step
+        self.windows = WindowStep(warehouse, outbox, topics.windows, self.retry, after_step) if topics.windows else None
         self._reassigned = True  # the first batch restores everything
 
     def partitions_changed(self) -> None:
@@ -157,7 +173,7 @@ class BatchPipeline:
 
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
         report = BatchReport(records=len(records), next_offsets=next_offsets(records))
-        clock = _Stopwatch(report)
+        clock = _Stopwatch(report, self.after_step)
         # 0. after an assignment: alerts already published are never sent again
         if self._reassigned:
             self.engine.reset()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -46,8 +46,16 @@ NOTICE_POLL_S = 2.0
 
 
 class WindowStep:
-    def __init__(self, warehouse: Warehouse, outbox: KafkaOutbox, topic: str, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        outbox: KafkaOutbox,
+        topic: str,
+        retry: RetryPolicy,
+        after_step: Callable[[str], None] = lambda _step: None,
+    ) -> None:
         self.warehouse = warehouse
+        self.after_step = after_step  # called with "windows_published" (see BatchPipeline)
         self.outbox = outbox
         self.topic = topic
         self.retry = retry.call
@@ -130,6 +138,7 @@ class WindowStep:
         published = pa.concat_tables(revisions)
         if published.num_rows:
             self.outbox.send_keyed_and_wait(self.topic, table_records(published))
+        self.after_step("windows_published")
         rows = pa.concat_tables([published, rows_table([_row(w, 0, stamp) for w in out.open_rows])])
         self.retry("storing windows", lambda: store.insert_table(self.warehouse, rows))
 

@@ -26,16 +26,14 @@ database per test), or a ClickHouse server when USAGEFLOW_TEST_CLICKHOUSE_URL is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
-from unittest.mock import patch
 
 import pytest
 
+from tests.fixtures.crash import Killed, die_after
 from tests.fixtures.windows import published_rows, topic_latest, topic_mismatches, window_check
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.admin import ensure_topics
@@ -57,10 +55,6 @@ STARTER = Account(account_id="al-1", plan="starter")  # daily limit 16,666.67 to
 class Accounts:
     def get(self, account_id: str) -> Account | None:
         return STARTER if account_id == "al-1" else None
-
-
-class Killed(Exception):
-    """Stands for the SIGKILL: nothing after this point happens."""
 
 
 def ev(event_id: str, ts: str, latency_ms: int = 100) -> dict[str, object]:
@@ -129,18 +123,16 @@ def run_life(
         Topics(alerts=topics.alerts, dlq=topics.dlq),
         kafka,
         stop,
+        # "insert": dies once the alerts are acknowledged, before the insert; "store_alerts":
+        # once the events are stored, before the alerts are recorded
+        after_step=die_after({"insert": "publish", "store_alerts": "insert"}.get(die_at or "")),
     )
-
-    def killed(*_: Any) -> None:
-        raise Killed()
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(contextlib.suppress(Killed))
-        if die_at == "insert":
-            stack.enter_context(patch.object(pipeline.sink, "insert", killed))
-        if die_at == "store_alerts":
-            stack.enter_context(patch("usageflow.streams.pipeline.store_alerts", killed))
+    try:
         pipeline.process(batch)
+    except Killed:
+        assert die_at is not None
+    else:
+        assert die_at is None, f"the worker was never killed at {die_at}"
     outbox.close()
     return outbox.acknowledged
 
@@ -190,7 +182,8 @@ def test_a_worker_killed_around_the_windows_of_a_batch_leaves_them_exact(
     batch = records()
     stop = threading.Event()
 
-    def pipeline() -> BatchPipeline:
+    def pipeline(last_step: str | None = None) -> BatchPipeline:
+        """A worker that dies once step `last_step` of a batch has finished."""
         return BatchPipeline(
             warehouse,
             Accounts().get,
@@ -200,23 +193,17 @@ def test_a_worker_killed_around_the_windows_of_a_batch_leaves_them_exact(
             Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
             kafka,
             stop,
+            after_step=die_after(last_step),
         )
 
-    def killed(*_: Any) -> None:
-        raise Killed()
-
-    first = pipeline()
-    with contextlib.ExitStack() as stack:
-        if die_at == "windows":
-            assert first.windows is not None
-            stack.enter_context(patch.object(first.windows, "run", killed))
-        elif die_at == "window_rows":
-            stack.enter_context(patch("usageflow.streams.window_step.store.insert_table", killed))
-        if die_at == "commit":
-            first.process(batch)  # everything done; the offsets were never committed
-        else:
-            with pytest.raises(Killed):
-                first.process(batch)
+    # the last step the first worker finishes: before the windows step, before the window rows
+    # (revisions on the topic), or everything done with the offsets never committed
+    first = pipeline({"windows": "record_alerts", "window_rows": "windows_published"}.get(die_at))
+    if die_at == "commit":
+        first.process(batch)
+    else:
+        with pytest.raises(Killed):
+            first.process(batch)
     assert stored_events(warehouse) == len(batch)
     pipeline().process(batch)  # the restarted worker reads the same records again
     check = window_check(warehouse)

@@ -9,7 +9,6 @@ tests/fixtures/windows.py and the windows topic read back.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
@@ -17,10 +16,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 
+from tests.fixtures.crash import Killed, die_after
 from tests.fixtures.windows import published_rows, topic_latest, topic_mismatches, window_check
 from usageflow.alerting.engine import LiveEngine
 from usageflow.bus.admin import ensure_topics
@@ -38,10 +37,6 @@ pytestmark = pytest.mark.integration
 
 BOOK = load_price_book(None)
 ACCOUNTS = {"w-la": Account(account_id="w-la", plan="standard", timezone="America/Los_Angeles")}
-
-
-class Killed(Exception):
-    pass
 
 
 def ev(n: int, ts: str, account: str = "w-la", key: str = "k1", tokens: int = 1000) -> dict[str, object]:
@@ -74,8 +69,9 @@ def stream(kafka_bootstrap: str) -> Iterator[tuple[KafkaSettings, TopicSettings]
     yield kafka, topics
 
 
-def life(warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings) -> BatchPipeline:
-    """A new worker process: fresh memory, the same warehouse and topics."""
+def life(warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings, die_at: str | None = None) -> BatchPipeline:
+    """A new worker process: fresh memory, the same warehouse and topics; killed once step
+    `die_at` of a batch has finished."""
     stop = threading.Event()
     return BatchPipeline(
         warehouse,
@@ -86,6 +82,7 @@ def life(warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings) -> B
         Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
         kafka,
         stop,
+        after_step=die_after(die_at),
     )
 
 
@@ -145,10 +142,10 @@ def test_windows_are_published_when_their_end_passes_then_revised_by_a_late_even
     assert_exact(warehouse, kafka, topics)
 
 
-CRASHES = {
-    "insert": "the events' insert",
-    "windows": "the windows step, events stored",
-    "window_rows": "the window rows, revisions on the topic",
+CRASHES = {  # where the worker dies -> the last step it finished
+    "insert": "publish",  # before the events' insert: alerts out, nothing stored
+    "windows": "record_alerts",  # before the windows step, the events stored
+    "window_rows": "windows_published",  # before the window rows, the revisions on the topic
 }
 
 
@@ -160,21 +157,8 @@ def test_a_crash_anywhere_in_a_batch_leaves_the_windows_exact_once_it_is_read_ag
     warehouse = warehouse_factory()
     life(warehouse, kafka, topics).process(batch(DAY_ONE))
     doomed = batch([*NEXT_DAY, ev(21, "2026-11-01T09:00:20-07:00"), ev(2, "2026-11-01T10:00:10-07:00")], 4)
-    pipeline = life(warehouse, kafka, topics)
-
-    def killed(*_: Any, **__: Any) -> None:
-        raise Killed()
-
-    with contextlib.ExitStack() as stack:
-        if crash == "insert":
-            stack.enter_context(patch.object(pipeline.sink, "insert", killed))
-        elif crash == "windows":
-            assert pipeline.windows is not None
-            stack.enter_context(patch.object(pipeline.windows, "run", killed))
-        else:
-            stack.enter_context(patch("usageflow.streams.window_step.store.insert_table", killed))
-        with pytest.raises(Killed):
-            pipeline.process(doomed)
+    with pytest.raises(Killed):
+        life(warehouse, kafka, topics, die_at=CRASHES[crash]).process(doomed)
     stored = warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"]
     assert stored == (4 if crash == "insert" else 6)
     again = life(warehouse, kafka, topics)
