@@ -1,6 +1,6 @@
 """Rebuild the billing snapshots after their inputs change.
 
-price_book, plan_options, accounts_current and account_terms are each defined in one file of
+price_book, plan_options, accounts_current, account_terms and billing_terms are each defined in one file of
 sql/views/: the view `<name>_computed` computes the rows, the table `<name>_snapshot` holds its
 last result and the view `<name>` reads that table. Only usageflow.billing.tables writes their
 inputs, and it calls `refresh_snapshots` after every write.
@@ -21,8 +21,8 @@ from usageflow.errors import WarehouseError
 from usageflow.warehouse.client import Warehouse
 
 PRICE_BOOK = ("price_book", "plan_options")
-ACCOUNTS = ("accounts_current", "account_terms")
-ALL = PRICE_BOOK + ACCOUNTS  # in dependency order: account_terms reads the other three
+ACCOUNTS = ("accounts_current", "account_terms", "billing_terms")
+ALL = PRICE_BOOK + ACCOUNTS  # in dependency order: account_terms reads the three before it, billing_terms it
 MAX_ROUNDS = 5
 SNAPSHOT_ENGINE = "MergeTree ORDER BY tuple()"  # as in sql/views/<name>.sql
 
