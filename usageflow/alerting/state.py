@@ -409,8 +409,7 @@ def shared_terms(account: Account | None, book: PriceBook, config: RuleConfig) -
     accounts with the same billing fields (everything of the record but its id) under the same
     price book and rules: building them costs ~0.3 ms, and a worker sees each of 20,000
     accounts, mostly on a handful of plans. The entries are immutable once built."""
-    fields = None if account is None else account.model_dump(exclude={"account_id"})
-    key = (id(book), id(config), None if fields is None else tuple(sorted(fields.items())))
+    key = (id(book), id(config), None if account is None else billing_fields(account))
     entry = _SHARED_TERMS.get(key)
     if entry is not None and entry[0] is book and entry[1] is config:  # ids are reused only after a free
         return entry[2]
@@ -421,6 +420,12 @@ def shared_terms(account: Account | None, book: PriceBook, config: RuleConfig) -
         _SHARED_TERMS.clear()
     _SHARED_TERMS[key] = (book, config, terms)
     return terms
+
+
+def billing_fields(account: Account) -> tuple[tuple[str, Any], ...]:
+    """Every field of the record but its id, as (name, value) in field order: the key of the
+    terms it shares (the instance's own values; `model_dump` took ~60 µs an account)."""
+    return tuple((name, value) for name, value in vars(account).items() if name != "account_id")
 
 
 def _rules(limits: Limits, config: RuleConfig) -> _Rules:
