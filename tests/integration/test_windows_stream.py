@@ -69,9 +69,15 @@ def stream(kafka_bootstrap: str) -> Iterator[tuple[KafkaSettings, TopicSettings]
     yield kafka, topics
 
 
-def life(warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings, die_at: str | None = None) -> BatchPipeline:
+def life(
+    warehouse: Warehouse,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    die_at: str | None = None,
+    after_step: Callable[[str], None] | None = None,
+) -> BatchPipeline:
     """A new worker process: fresh memory, the same warehouse and topics; killed once step
-    `die_at` of a batch has finished."""
+    `die_at` of a batch has finished (or `after_step` called after each step)."""
     stop = threading.Event()
     return BatchPipeline(
         warehouse,
@@ -82,7 +88,7 @@ def life(warehouse: Warehouse, kafka: KafkaSettings, topics: TopicSettings, die_
         Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
         kafka,
         stop,
-        after_step=die_after(die_at),
+        after_step=after_step or die_after(die_at),
     )
 
 
@@ -140,6 +146,29 @@ def test_windows_are_published_when_their_end_passes_then_revised_by_a_late_even
     dup = pipeline.process(batch([ev(20, "2026-11-01T08:00:40-07:00", tokens=2000)], first_offset=6))
     assert dup.windows == 0 and dup.duplicates == 1
     assert_exact(warehouse, kafka, topics)
+
+
+def test_the_pipeline_names_each_step_of_a_batch_as_it_finishes(
+    warehouse_factory: Callable[..., Warehouse], stream: tuple[KafkaSettings, TopicSettings]
+) -> None:
+    """The crash points of the fault tests: every step, in the order of BatchPipeline.process."""
+    kafka, topics = stream
+    steps: list[str] = []
+    pipeline = life(warehouse_factory(), kafka, topics, after_step=steps.append)
+    pipeline.process(batch(DAY_ONE))
+    batch_steps = [
+        "decode_validate_rate",
+        "restore_live_state",
+        "dedupe",
+        "alert_rules",
+        "publish",
+        "insert",
+        "record_alerts",
+    ]
+    assert steps == ["sync_published", *batch_steps, "windows_published", "windows"]
+    steps.clear()
+    pipeline.process(batch(DAY_ONE))  # the same records again: nothing fresh, no window to write
+    assert steps == [*batch_steps, "windows"]
 
 
 CRASHES = {  # where the worker dies -> the last step it finished
