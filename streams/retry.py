@@ -12,6 +12,7 @@ from typing import TypeVar
 from confluent_kafka import KafkaException
 
 from usageflow.errors import BrokerError, UsageflowError, WarehouseError
+from usageflow.streams.heap import collect_young
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class RetryPolicy:
                 if self.stop.is_set():
                     raise StopRequested(f"{what}: warehouse still failing at shutdown ({exc})") from exc
                 log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
+                collect_young()  # a batch's collector is paused (usageflow.streams.heap)
                 if self.stop.wait(delay):
                     raise StopRequested(f"{what}: warehouse still failing at shutdown ({exc})") from exc
                 delay = min(delay * 2, self.max_delay_s)
