@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.oracle import billing as ref
+from usageflow.alerting.rules import make_alert
 from usageflow.pricing.money import money
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account
@@ -189,3 +190,40 @@ def test_report_estimate_of_a_closed_month_is_its_invoice(rows: list[ref.UsageRo
     assert rep.estimated_monthly == rep.total_tokens
     assert rep.cost_estimate == rep.invoice_total_so_far
     assert rep.cost_estimate == ref.invoice(BOOK, "a", "2026-11", account, rows).total
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(-(10**30), 10**30), st.integers(1, 10**30))
+def test_a_ratio_rounds_to_the_fen_half_away_from_zero(numerator: int, denominator: int) -> None:
+    # oracle: the exact quotient in Decimal with enough digits never to round before the fen
+    with localcontext() as ctx:
+        ctx.prec = 120
+        exact = Decimal(numerator) / Decimal(denominator)
+        expected = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    got = money(Fraction(numerator, denominator))
+    assert got == expected and got.as_tuple().exponent == -2
+    assert str(got) != "-0.00"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.integers(0, 10**15), st.decimals(0, 10**9, places=2)),
+    st.fractions(min_value=Fraction(1, 10**6), max_value=10**12),
+)
+def test_an_alert_percentage_is_value_over_limit_rounded_once(value: int | Decimal, limit: Fraction) -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    alert = make_alert(
+        account_id="acct",
+        rule_type="budget",
+        period="2026-12",
+        level=Decimal("0.5"),
+        value=value,
+        limit=limit,
+        triggered_at=at,
+        emitted_at=at,
+        plan="payg",
+    )
+    with localcontext() as ctx:
+        ctx.prec = 120
+        exact = Decimal(value) * 100 * limit.denominator / limit.numerator
+        assert alert.percentage == exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from usageflow.pricing.lines import invoice_total
-from usageflow.pricing.money import decimal_or_cents, money, to_context
+from usageflow.pricing.money import decimal_or_cents, money_of_ratio, to_context
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.terms import Terms, account_terms, daily_token_limit, plan_allowance
 from usageflow.pricing.tiers import TierSchedule, tier_schedule
@@ -61,6 +62,18 @@ PERIOD_KIND: dict[AlertType, PeriodKind] = {
 
 AlertKey = tuple[str, str, str, str]
 """(account_id, type, period, level) with level canonical (`level_str`)."""
+
+
+@lru_cache(maxsize=256)
+def _canonical_level(level: Decimal) -> tuple[str, Decimal]:
+    text = level_str(level)
+    return text, Decimal(text)
+
+
+@lru_cache(maxsize=4096)
+def shown_limit(limit: Fraction) -> Decimal:
+    """The Alert's `limit` (one per rule and account terms: kept)."""
+    return decimal_or_cents(limit)
 
 
 def level_str(level: Decimal | str | float | int) -> str:
@@ -227,16 +240,17 @@ def make_alert(
     """An Alert v1 for a crossing; `limit` is the exact limit (> 0)."""
     if limit <= 0:
         raise ValueError("limit must be > 0")
-    canonical = level_str(level)
+    canonical, level_value = _canonical_level(level)
+    numerator, denominator = value.as_integer_ratio()  # value / limit × 100, exact
     return Alert(
         alert_id=alert_id(account_id, rule_type, period, canonical),
         type=rule_type,
         account_id=account_id,
         period=period,
-        level=Decimal(canonical),
+        level=level_value,
         value=Decimal(value),
-        limit=decimal_or_cents(limit),
-        percentage=money(Fraction(value) / limit * 100),
+        limit=shown_limit(limit),
+        percentage=money_of_ratio(numerator * limit.denominator * 100, denominator * limit.numerator),
         triggered_at=triggered_at,
         emitted_at=emitted_at,
         plan=plan,

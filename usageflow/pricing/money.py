@@ -7,23 +7,30 @@ value is a finite decimal).
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 
 CENT = Decimal("0.01")
+_EXACT = Context(prec=MAX_PREC)  # scaleb never rounds in it
 
 
 def money(value: Decimal | Fraction | int | str) -> Decimal:
     """Round to 0.01 half away from zero (ROUND_HALF_UP works on the magnitude)."""
     if isinstance(value, Fraction):
-        sign = -1 if value < 0 else 1
-        cents = (abs(value) * 100 + Fraction(1, 2)).__floor__()
-        result = Decimal(sign * cents).scaleb(-2)
-    else:
-        result = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money_of_ratio(value.numerator, value.denominator)
+    result = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
     if result == 0:
         return Decimal("0.00")  # never "-0.00"
     return result
+
+
+def money_of_ratio(numerator: int, denominator: int) -> Decimal:
+    """`money(Fraction(numerator, denominator))` in integer arithmetic (denominator > 0):
+    the cents are ⌊(2·|n|·100 + d) / 2d⌋, the magnitude rounded half up."""
+    cents = (200 * abs(numerator) + denominator) // (2 * denominator)
+    if cents == 0:
+        return Decimal("0.00")  # never "-0.00"
+    return Decimal(-cents if numerator < 0 else cents).scaleb(-2, _EXACT)
 
 
 def money_str(value: Decimal) -> str:
