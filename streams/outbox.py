@@ -42,6 +42,9 @@ class KafkaOutbox:
                 "compression.type": "lz4",
                 "message.max.bytes": max_request_bytes,
                 "message.timeout.ms": 30_000,
+                # only failures matter here; a report per acknowledged record cost a Python
+                # callback each (~1.5 µs an event at ~2.3 window records per event)
+                "delivery.report.only.error": True,
             }
         )
 
