@@ -4,7 +4,7 @@ every one equal to the oracle's totals of the distinct events; `--follow` stream
 from __future__ import annotations
 
 import json
-import select
+import selectors
 import signal
 import time
 from datetime import UTC, timedelta
@@ -116,10 +116,12 @@ def test_windows_follow_streams_revisions_as_they_are_published(cli: UsageflowCl
         assert follower.stdout is not None
         got: list[dict[str, object]] = []
         deadline = time.monotonic() + 60
+        waiting = selectors.DefaultSelector()  # epoll: a long test run's descriptors pass 1024
+        waiting.register(follower.stdout, selectors.EVENT_READ)
         while not got and time.monotonic() < deadline:
-            ready, _, _ = select.select([follower.stdout], [], [], 1.0)
-            if ready:
+            if waiting.select(timeout=1.0):
                 got.append(json.loads(follower.stdout.readline()))
+        waiting.close()
         assert got, "no window arrived within 60 s"
         first = WindowAggregate.model_validate(got[0])
         assert (first.account_id, first.granularity, first.requests, first.revision) == ("edu-009", "1m", 2, 1)
