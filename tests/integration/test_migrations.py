@@ -72,13 +72,15 @@ def clean(warehouse_factory: Callable[..., Warehouse]) -> Warehouse:
     return warehouse_factory()
 
 
-def test_cut_at_every_write_then_migrate_again(warehouse_factory: Callable[..., Warehouse], clean: Warehouse) -> None:
+def cut_and_migrate_again(warehouse_factory: Callable[..., Warehouse], clean: Warehouse, stride: int) -> None:
+    """Cut the connection after every `stride`-th write of a migration (and after the last
+    one), then check that migrating again completes the schema and the ledger."""
     probe = CutWarehouse(warehouse_factory(migrated=False), allowed=10_000)
     migrate(probe)
     total = probe.writes
     assert total > 40  # ledger, 8 tables, 3 functions, 19 view files (4 with 3 statements), their ledger rows
     expected = schema(clean)
-    for allowed in range(total):
+    for allowed in sorted({*range(0, total, stride), total - 1}):
         cut = CutWarehouse(warehouse_factory(migrated=False), allowed)
         with pytest.raises(WarehouseError, match="injected"):
             migrate(cut)
@@ -88,6 +90,17 @@ def test_cut_at_every_write_then_migrate_again(warehouse_factory: Callable[..., 
         assert set(ledger(fresh)) == current_versions()
         assert migrate(fresh) == []
         fresh.command(f"DROP DATABASE IF EXISTS `{fresh.database}`")
+
+
+def test_cut_at_every_fifth_write_then_migrate_again(
+    warehouse_factory: Callable[..., Warehouse], clean: Warehouse
+) -> None:
+    cut_and_migrate_again(warehouse_factory, clean, stride=5)
+
+
+@pytest.mark.faults  # every write: ~130 cuts, two minutes, so in the fault suite
+def test_cut_at_every_write_then_migrate_again(warehouse_factory: Callable[..., Warehouse], clean: Warehouse) -> None:
+    cut_and_migrate_again(warehouse_factory, clean, stride=1)
 
 
 def migrate_together(workers: list[Warehouse]) -> list[BaseException]:

@@ -28,8 +28,7 @@ from usageflow.pricing.rating import rate_event
 from usageflow.schemas import UsageEvent
 from usageflow.streams.rated_rows import rated_events_table
 from usageflow.streams.rerate import rerate_month
-from usageflow.warehouse import Warehouse, open_warehouse
-from usageflow.warehouse.migrate import migrate
+from usageflow.warehouse import Warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +121,18 @@ def test_rerate_of_one_account_and_unpriceable_events(warehouse: Warehouse) -> N
     assert warehouse.query("SELECT count() AS n FROM rated_events FINAL")[0]["n"] == len(made)  # none lost
 
 
+STORE = """
+import sys
+from tests.integration.test_rerate import book_with, events, store
+from usageflow.warehouse import open_warehouse
+from usageflow.warehouse.migrate import migrate
+
+warehouse = open_warehouse(sys.argv[1])
+migrate(warehouse)
+store(warehouse, book_with("0.0123"), events(int(sys.argv[2])))
+warehouse.close()
+"""
+
 KILLER = """
 import os, signal, sys
 from usageflow.pricing.price_book import load_price_book
@@ -158,13 +169,10 @@ def test_rerate_killed_half_way_completes_when_run_again(tmp_path: Path) -> None
             }
         )
     )
-    book = book_with("0.0123")
-    warehouse = open_warehouse(url)
-    migrate(warehouse)
-    store(warehouse, book, made)
-    warehouse.close()
-
-    # A separate process (chDB: one process per path) killed after its second page.
+    # Every step in a process of its own (chDB: one path per process, and this test process
+    # keeps the session's path open): the events stored, then a rerate killed after its
+    # second page, then a rerate run to the end.
+    subprocess.run([sys.executable, "-c", STORE, url, str(len(made))], check=True, timeout=300)
     done = subprocess.run([sys.executable, "-c", KILLER, url, str(corrected), "2"], check=False, timeout=300)
     assert done.returncode == -signal.SIGKILL
 
