@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -522,10 +523,11 @@ def test_budget_prefilter_is_within_rounding_of_the_exact_total(
 
 
 class EveryMonthChecked(AccountLiveState):
-    """The state without the per-batch budget skip: every event of a budget month is estimated."""
+    """The state without the budget cost floor: every event of a month with a level pending is
+    estimated."""
 
-    def _budget_months(self, batch: list[LiveEvent], days: list[str], run: object, estimator: object) -> set[str]:
-        return {day[:7] for day in days} if estimator is not None else set()
+    def _budget_floor(self, run: Any, month: str, estimator: BudgetEstimator) -> Decimal | None:
+        return None if run.lowest_pending("budget", month) is None else Decimal("-Infinity")
 
 
 @settings(max_examples=150, deadline=None)
@@ -562,6 +564,27 @@ def test_budget_upper_bound_covers_every_token_count(acc: Account | None, tokens
     bound = estimator.upper_bound(cost)
     for t in (tokens, max(tokens, 1) * 3, tokens // 7 + 1, 10**9):
         assert estimator.approx(t, cost) + Decimal("0.03") <= bound
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    acc=ACCOUNTS,
+    threshold=st.fractions(min_value=0, max_value=10**6, max_denominator=10**4),
+    under=st.decimals(0, 1, places=12),
+)
+def test_budget_cost_floor_is_safe_and_tight(acc: Account | None, threshold: Fraction, under: Decimal) -> None:
+    """Below the floor the upper bound stays under the threshold; just above it, it does not."""
+    estimator = BudgetEstimator(BOOK, acc)
+    floor = estimator.cost_floor(threshold)
+    if floor == Decimal("-Infinity"):
+        assert estimator.upper_bound(Decimal(0)) >= threshold
+    elif floor == Decimal("Infinity"):
+        assert estimator.upper_bound(Decimal(10**12)) < threshold
+    else:
+        below = max(floor * (1 - under) - Decimal("1e-12"), Decimal(0))
+        assert estimator.upper_bound(below) < threshold
+        assert estimator.upper_bound(floor + Decimal("2e-12")) >= threshold
+    assert estimator.cost_floor(threshold) is floor  # kept per threshold
 
 
 def test_threshold_floor_shortcut_keeps_fractional_thresholds_exact() -> None:

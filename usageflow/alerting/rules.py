@@ -36,7 +36,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal
+from decimal import MAX_PREC, Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
@@ -170,6 +170,7 @@ def account_limits(account: Account | None, book: PriceBook) -> Limits:
 
 
 _CTX = Context(prec=60)
+_EXACT = Context(prec=MAX_PREC)  # scaling an integer by a power of ten: never rounds
 _LINES_SLACK = Decimal("0.03")  # > 5 lines × 0.005 of rounding, + far more than arithmetic error
 
 
@@ -191,6 +192,7 @@ class BudgetEstimator:
         self._factor = to_context(_CTX, self.terms.discount_factor)
         self._payg = self.terms.is_payg
         self._quota = self.terms.quota
+        self._floors: dict[Fraction, Decimal] = {}
 
     def __call__(self, tokens: int, list_cost: Decimal | Fraction) -> Decimal:
         return invoice_total(self.tiers, self.terms, tokens, Fraction(list_cost))
@@ -208,6 +210,28 @@ class BudgetEstimator:
         tier multiplier, so the usage term is at most list_cost × that multiplier."""
         usage = _CTX.multiply(list_cost, self.tiers.max_multiplier)
         return _CTX.multiply(_CTX.add(self._fee, usage), self._factor) + _LINES_SLACK
+
+    def cost_floor(self, threshold: Fraction) -> Decimal:
+        """A list cost below which the month-to-date total stays below `threshold` whatever the
+        tokens: every cost under it has `upper_bound` (exactly: (fee + cost × max multiplier) ×
+        factor + slack) below `threshold`. Rounded down to 10^-12, so the comparison a caller
+        makes with it is one Decimal compare; -Infinity when every cost may reach it, Infinity
+        when none can. Kept per threshold (an estimator is shared by the accounts of the same
+        terms)."""
+        floor = self._floors.get(threshold)
+        if floor is None:
+            floor = self._floors[threshold] = self._cost_floor(threshold)
+        return floor
+
+    def _cost_floor(self, threshold: Fraction) -> Decimal:
+        fee, factor = Fraction(self.terms.fee), Fraction(self.terms.discount_factor)
+        slope = Fraction(self.tiers.max_multiplier) * factor
+        room = Fraction(threshold) - Fraction(_LINES_SLACK) - fee * factor
+        if slope <= 0:
+            return Decimal("Infinity") if room > 0 else Decimal("-Infinity")
+        if room <= 0:
+            return Decimal("-Infinity")
+        return Decimal((room / slope * 10**12).__floor__()).scaleb(-12, _EXACT)
 
     def may_reach(self, tokens: int, list_cost: Decimal, threshold: Decimal | Fraction) -> bool:
         """False only when the exact total is surely below `threshold`."""

@@ -178,7 +178,7 @@ class AccountLiveState:
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
-        budget_months = self._budget_months(batch, days, run, estimator)
+        budget_floors: dict[str, Decimal | None] = {}  # per month, see _budget_floor
         if credit_check is not None:
             credit_check.bound_by(self._end_costs(batch, days))
         oldest = self._oldest_day()
@@ -199,10 +199,14 @@ class AccountLiveState:
             run.check("monthly_usage", month, month_total, ev.ts)
             if peak is not None:
                 run.check("concurrency", day, peak, ev.ts)
-            if estimator is not None and month in budget_months:
-                low = run.lowest_pending("budget", month)
-                if low is not None and estimator.may_reach(month_total, month_cost, low):
-                    run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+            if estimator is not None:
+                floor = budget_floors[month] if month in budget_floors else self._budget_floor(run, month, estimator)
+                budget_floors[month] = floor
+                if floor is not None and month_cost >= floor:
+                    low = run.lowest_pending("budget", month)
+                    if low is not None and estimator.may_reach(month_total, month_cost, low):
+                        run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+                        del budget_floors[month]  # a level fired: the lowest pending one moved up
             if credit_check is not None:
                 credit_check.check(month, month_total, month_cost, ev.ts)
         self._prune()
@@ -210,25 +214,13 @@ class AccountLiveState:
             run.alerts += credit_check.alerts
         return run.alerts
 
-    def _budget_months(
-        self, batch: list[LiveEvent], days: list[str], run: _Run, estimator: BudgetEstimator | None
-    ) -> set[str]:
-        """Months of the batch where a budget level may be reached: the budget estimate of any
-        moment in the batch is at most `estimator.upper_bound` of the month's cost at its end
-        (costs only grow), so months whose bound stays below the lowest pending level are
-        skipped without estimating event by event."""
-        if estimator is None:
-            return set()
-        end_cost: dict[str, Decimal] = {}
-        for ev, day in zip(batch, days, strict=True):
-            month = day[:7]
-            end_cost[month] = end_cost.get(month, Decimal(0)) + ev.list_cost
-        months = set()
-        for month, added in end_cost.items():
-            low = run.lowest_pending("budget", month)
-            if low is not None and estimator.upper_bound(self.month_list_cost.get(month, Decimal(0)) + added) >= low:
-                months.add(month)
-        return months
+    def _budget_floor(self, run: _Run, month: str, estimator: BudgetEstimator) -> Decimal | None:
+        """The month's list cost below which no budget level can be reached yet (None: every
+        level fired): the estimate of any moment is at most `estimator.upper_bound` of the
+        month's cost then, so while the running cost stays below the lowest pending level's
+        floor, events are not estimated one by one."""
+        low = run.lowest_pending("budget", month)
+        return None if low is None else estimator.cost_floor(low)
 
     def _end_costs(self, batch: list[LiveEvent], days: list[str]) -> dict[str, Decimal]:
         """Each month's list cost once the batch is applied."""
