@@ -526,8 +526,8 @@ class EveryMonthChecked(AccountLiveState):
     """The state without the budget cost floor: every event of a month with a level pending is
     estimated."""
 
-    def _budget_floor(self, run: Any, month: str, estimator: BudgetEstimator) -> Decimal | None:
-        return None if run.lowest_pending("budget", month) is None else Decimal("-Infinity")
+    def _budget_floor(self, run: Any, month: str, estimator: BudgetEstimator) -> Decimal:
+        return Decimal("Infinity") if run.lowest_pending("budget", month) is None else Decimal("-Infinity")
 
 
 @settings(max_examples=150, deadline=None)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.oracle import billing as ref
 from usageflow.alerting.rules import make_alert
-from usageflow.pricing.money import money
+from usageflow.pricing.money import decimal_floor, money
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account
 
@@ -227,3 +227,17 @@ def test_an_alert_percentage_is_value_over_limit_rounded_once(value: int | Decim
         ctx.prec = 120
         exact = Decimal(value) * 100 * limit.denominator / limit.numerator
         assert alert.percentage == exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numerator=st.integers(-(10**40), 10**40),
+    denominator=st.integers(1, 10**15),
+    places=st.integers(0, 20),
+)
+def test_decimal_floor_is_the_largest_decimal_at_or_below(numerator: int, denominator: int, places: int) -> None:
+    value = Fraction(numerator, denominator)
+    floored = decimal_floor(value, places)
+    step = Fraction(1, 10**places)
+    assert floored.as_tuple().exponent == -places
+    assert Fraction(floored) <= value < Fraction(floored) + step

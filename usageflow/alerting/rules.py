@@ -36,7 +36,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import MAX_PREC, Context, Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
@@ -44,7 +44,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from usageflow.pricing.lines import invoice_total
-from usageflow.pricing.money import decimal_or_cents, money_of_ratio, to_context
+from usageflow.pricing.money import decimal_floor, decimal_or_cents, money_of_ratio, to_context
 from usageflow.pricing.price_book import PriceBook
 from usageflow.pricing.terms import Terms, account_terms, daily_token_limit, plan_allowance
 from usageflow.pricing.tiers import TierSchedule, tier_schedule
@@ -170,7 +170,7 @@ def account_limits(account: Account | None, book: PriceBook) -> Limits:
 
 
 _CTX = Context(prec=60)
-_EXACT = Context(prec=MAX_PREC)  # scaling an integer by a power of ten: never rounds
+_NEVER, _ALWAYS = Decimal("Infinity"), Decimal("-Infinity")  # cost floors
 _LINES_SLACK = Decimal("0.03")  # > 5 lines × 0.005 of rounding, + far more than arithmetic error
 
 
@@ -224,14 +224,14 @@ class BudgetEstimator:
         return floor
 
     def _cost_floor(self, threshold: Fraction) -> Decimal:
-        fee, factor = Fraction(self.terms.fee), Fraction(self.terms.discount_factor)
+        factor = self.terms.discount_factor
         slope = Fraction(self.tiers.max_multiplier) * factor
-        room = Fraction(threshold) - Fraction(_LINES_SLACK) - fee * factor
+        room = threshold - Fraction(_LINES_SLACK) - self.terms.fee * factor
         if slope <= 0:
-            return Decimal("Infinity") if room > 0 else Decimal("-Infinity")
+            return _NEVER if room > 0 else _ALWAYS
         if room <= 0:
-            return Decimal("-Infinity")
-        return Decimal((room / slope * 10**12).__floor__()).scaleb(-12, _EXACT)
+            return _ALWAYS
+        return decimal_floor(room / slope, 12)
 
     def may_reach(self, tokens: int, list_cost: Decimal, threshold: Decimal | Fraction) -> bool:
         """False only when the exact total is surely below `threshold`."""

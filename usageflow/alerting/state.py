@@ -178,7 +178,7 @@ class AccountLiveState:
         limits, rules, estimator = self._terms(account, book, config)
         run = _Run(self, limits, rules, now)
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
-        budget_floors: dict[str, Decimal | None] = {}  # per month, see _budget_floor
+        budget_floors: dict[str, Decimal] = {}  # per month, see _budget_floor
         if credit_check is not None:
             credit_check.bound_by(self._end_costs(batch, days))
         oldest = self._oldest_day()
@@ -200,9 +200,10 @@ class AccountLiveState:
             if peak is not None:
                 run.check("concurrency", day, peak, ev.ts)
             if estimator is not None:
-                floor = budget_floors[month] if month in budget_floors else self._budget_floor(run, month, estimator)
-                budget_floors[month] = floor
-                if floor is not None and month_cost >= floor:
+                floor = budget_floors.get(month)
+                if floor is None:
+                    floor = budget_floors[month] = self._budget_floor(run, month, estimator)
+                if month_cost >= floor:
                     low = run.lowest_pending("budget", month)
                     if low is not None and estimator.may_reach(month_total, month_cost, low):
                         run.check("budget", month, estimator(month_total, month_cost), ev.ts)
@@ -214,13 +215,13 @@ class AccountLiveState:
             run.alerts += credit_check.alerts
         return run.alerts
 
-    def _budget_floor(self, run: _Run, month: str, estimator: BudgetEstimator) -> Decimal | None:
-        """The month's list cost below which no budget level can be reached yet (None: every
-        level fired): the estimate of any moment is at most `estimator.upper_bound` of the
+    def _budget_floor(self, run: _Run, month: str, estimator: BudgetEstimator) -> Decimal:
+        """The month's list cost below which no budget level can be reached yet (Infinity:
+        every level fired): the estimate of any moment is at most `estimator.upper_bound` of the
         month's cost then, so while the running cost stays below the lowest pending level's
         floor, events are not estimated one by one."""
         low = run.lowest_pending("budget", month)
-        return None if low is None else estimator.cost_floor(low)
+        return Decimal("Infinity") if low is None else estimator.cost_floor(low)
 
     def _end_costs(self, batch: list[LiveEvent], days: list[str]) -> dict[str, Decimal]:
         """Each month's list cost once the batch is applied."""

@@ -7,6 +7,7 @@ value is a finite decimal).
 
 from __future__ import annotations
 
+import math
 from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 
@@ -31,6 +32,12 @@ def money_of_ratio(numerator: int, denominator: int) -> Decimal:
     if cents == 0:
         return Decimal("0.00")  # never "-0.00"
     return Decimal(-cents if numerator < 0 else cents).scaleb(-2, _EXACT)
+
+
+def decimal_floor(value: Fraction, places: int) -> Decimal:
+    """`value` rounded down (toward -infinity) to `places` decimals, exactly: for bounds that
+    must stay on one side of an exact value (never a billed amount)."""
+    return Decimal(math.floor(value * 10**places)).scaleb(-places, _EXACT)
 
 
 def money_str(value: Decimal) -> str:
