@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
-from typing import Any, NamedTuple, cast
+from operator import itemgetter
+from typing import Any, NamedTuple, TypeVar, cast
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -90,6 +91,8 @@ _DEFAULTS: dict[str, Any] = {  # UsageEvent's defaults (a unit test compares the
     "provider_cost": None,
 }
 _MISSING = object()
+_REQUIRED = tuple(name for name in _MODEL_FIELDS if name not in _DEFAULTS)
+_TAKE_REQUIRED = itemgetter(*_REQUIRED)  # one C call per object; KeyError when one is missing
 _PARTS = frozenset({"cached_input_tokens", "cache_write_tokens", "reasoning_tokens"})
 _RARE = _PARTS | {"provider_cost"}  # optional fields most events leave out
 _QUOTED = {name: f'"{name}"'.encode() for name in _RARE}
@@ -112,17 +115,39 @@ class DecodedBatch:
 def decode_batch(raws: Sequence[bytes | None], window: TimeWindow) -> DecodedBatch:
     """Every raw value -> EventRecord or ValidationFailure, exactly as `decode_event(raw, window)`
     decides (same reason, same message; a valid record's fields equal the model's)."""
-    results: list[EventRecord | ValidationFailure | None] = [None] * len(raws)
+    results, alone = _decode(raws, window, _records, _same)
+    return DecodedBatch(results, alone)
+
+
+def account_ids(raws: Sequence[bytes | None], window: TimeWindow) -> list[str | ValidationFailure]:
+    """`decode_batch`'s verdicts without building the events (the publisher only needs each
+    valid record's `account_id`, its Kafka key): the account id, or the ValidationFailure."""
+    return _decode(raws, window, _account_column, _account_of)[0]
+
+
+_Result = TypeVar("_Result")
+
+
+def _decode(
+    raws: Sequence[bytes | None],
+    window: TimeWindow,
+    build: Callable[[dict[str, Sequence[Any]], list[dict[str, Any]], list[bool]], Sequence[_Result]],
+    of_record: Callable[[EventRecord], _Result],
+) -> tuple[list[_Result | ValidationFailure], int]:
+    """Each record's `build` value (valid ones, from their columns) or its ValidationFailure;
+    and how many records went through `decode_event` (their value is `of_record` of it)."""
+    results: list[_Result | ValidationFailure | None] = [None] * len(raws)
     if len(_VALID_IDENTIFIERS) > _MAX_REMEMBERED:
         _VALID_IDENTIFIERS.clear()
     for start in range(0, len(raws), CHUNK):
-        _decode_chunk(raws, start, min(start + CHUNK, len(raws)), window, results)
+        _decode_chunk(raws, start, min(start + CHUNK, len(raws)), window, results, build)
     alone = 0
     for position, result in enumerate(results):
         if result is None:
             alone += 1
-            results[position] = _alone(raws[position], window)
-    return DecodedBatch(results, alone)  # type: ignore[arg-type]  # every None was replaced
+            verdict = _alone(raws[position], window)
+            results[position] = verdict if isinstance(verdict, ValidationFailure) else of_record(verdict)
+    return results, alone  # type: ignore[return-value]  # every None was replaced
 
 
 def _decode_chunk(
@@ -130,23 +155,24 @@ def _decode_chunk(
     start: int,
     end: int,
     window: TimeWindow,
-    results: list[EventRecord | ValidationFailure | None],
+    results: list[_Result | ValidationFailure | None],
+    build: Callable[[dict[str, Sequence[Any]], list[dict[str, Any]], list[bool]], Sequence[_Result]],
 ) -> None:
-    """The records of raws[start:end] that every column check accepts, as EventRecords into
-    `results` (the others stay None)."""
+    """The `build` values of the records of raws[start:end] that every column check accepts,
+    into `results` (the others stay None)."""
     index, dicts, values = _parsed(raws[start:end])
     if not dicts:
         return
-    cols, absent = _columns(dicts, values)
+    joined = b"".join(values)  # searched by the column and duplicate-key checks
+    cols, absent = _columns(dicts, joined)
     plain = list(map(_KNOWN.issuperset, dicts))  # no extra fields
-    good, times = _valid(cols, absent, dicts, values, plain, window)
+    good, times = _valid(cols, absent, dicts, values, joined, plain, window)
     if not all(good):
         cols = {name: list(compress(col, good)) for name, col in cols.items()}
         dicts, plain, index = list(compress(dicts, good)), list(compress(plain, good)), list(compress(index, good))
     cols["ts"] = times
-    extras = None if all(plain) else [None if p else _extras(d) for d, p in zip(dicts, plain, strict=True)]
-    for position, event in zip(index, _records(cols, extras), strict=True):
-        results[start + position] = event
+    for position, value in zip(index, build(cols, dicts, plain), strict=True):
+        results[start + position] = value
 
 
 def _alone(raw: bytes | None, window: TimeWindow) -> EventRecord | ValidationFailure:
@@ -184,26 +210,43 @@ def _parsed(raws: Sequence[bytes | None]) -> tuple[list[int], list[dict[str, Any
     return list(compress(range(len(raws)), keep)), list(compress(parsed, keep)), list(compress(values, keep))
 
 
-def _columns(dicts: list[dict[str, Any]], values: list[bytes]) -> tuple[dict[str, list[Any]], set[str]]:
-    """One list per field of UsageEvent (a missing required field is `_MISSING`), and the
-    optional fields no object has. An optional field whose quoted name is not in the bytes of
-    a chunk without any backslash (so no key is spelled with an escape) is in no object: its
-    column is its default, without a pass over the objects."""
-    columns: dict[str, list[Any]] = {}
+def _columns(dicts: list[dict[str, Any]], joined: bytes) -> tuple[dict[str, Sequence[Any]], set[str]]:
+    """One column per field of UsageEvent (a missing required field is `_MISSING`), and the
+    optional fields no object has. The required fields are taken from every object in one C
+    call each (a chunk where one is missing takes them field by field). An optional field whose
+    quoted name is not in the bytes of a chunk (`joined`: its records' bytes) without any
+    backslash (so no key is spelled with an escape) is in no object: its column is its default,
+    without a pass over the objects."""
+    columns: dict[str, Sequence[Any]] = {}
     absent: set[str] = set()
-    joined = b"".join(values)
+    try:
+        columns.update(zip(_REQUIRED, zip(*map(_TAKE_REQUIRED, dicts), strict=True), strict=True))
+    except KeyError:
+        columns.update((name, list(map(dict.get, dicts, repeat(name), repeat(_MISSING)))) for name in _REQUIRED)
     escapes = b"\\" in joined
-    for name in _MODEL_FIELDS:
-        default = _DEFAULTS.get(name, _MISSING)
+    for name, default in _DEFAULTS.items():
         if name in _RARE and not escapes and _QUOTED[name] not in joined:
             columns[name] = [default] * len(dicts)
             absent.add(name)
         else:
-            columns[name] = [d.get(name, default) for d in dicts]
+            columns[name] = list(map(dict.get, dicts, repeat(name), repeat(default)))
     return columns, absent
 
 
-def _records(cols: dict[str, list[Any]], extras: list[Any] | None) -> list[EventRecord]:
+def _same(record: EventRecord) -> EventRecord:
+    return record
+
+
+def _account_of(record: EventRecord) -> str:
+    return record.account_id
+
+
+def _account_column(cols: dict[str, Sequence[Any]], _dicts: list[dict[str, Any]], _plain: list[bool]) -> Sequence[str]:
+    return cols["account_id"]
+
+
+def _records(cols: dict[str, Sequence[Any]], dicts: list[dict[str, Any]], plain: list[bool]) -> list[EventRecord]:
+    extras = None if all(plain) else [None if p else _extras(d) for d, p in zip(dicts, plain, strict=True)]
     columns = [cols[name] for name in _MODEL_FIELDS]
     provider_cost = cols["provider_cost"]
     if any(cost is not None for cost in provider_cost):
@@ -216,10 +259,11 @@ def _records(cols: dict[str, list[Any]], extras: list[Any] | None) -> list[Event
 
 
 def _valid(
-    cols: dict[str, list[Any]],
+    cols: dict[str, Sequence[Any]],
     absent: set[str],
     dicts: list[dict[str, Any]],
     values: list[bytes],
+    joined: bytes,
     plain: list[bool],
     window: TimeWindow,
 ) -> tuple[list[bool], list[datetime]]:
@@ -232,7 +276,7 @@ def _valid(
         for p in positions:
             good[p] = False
 
-    refuse(_duplicate_suspects(dicts, values, plain))
+    refuse(_duplicate_suspects(dicts, values, joined, plain))
     refuse(_failing(cols["schema_version"], _one, _all_one))
     refuse(_failing(cols["event_id"], _text(1), _texts(1)))
     refuse(_failing(cols["account_id"], _identifier, _identifiers))
@@ -257,7 +301,7 @@ def _valid(
     return good, times
 
 
-def _failing(col: list[Any], ok: Callable[[Any], bool], all_ok: Callable[[list[Any]], bool]) -> list[int]:
+def _failing(col: Sequence[Any], ok: Callable[[Any], bool], all_ok: Callable[[Sequence[Any]], bool]) -> list[int]:
     """Positions whose value breaks the rule: `all_ok` settles the column at C speed, `ok`
     finds the offenders only when it does not."""
     if all_ok(col):
@@ -269,7 +313,7 @@ def _one(v: Any) -> bool:
     return type(v) is int and v == 1
 
 
-def _all_one(col: list[Any]) -> bool:
+def _all_one(col: Sequence[Any]) -> bool:
     return set(map(type, col)) == {int} and set(col) == {1}
 
 
@@ -277,8 +321,8 @@ def _text(shortest: int) -> Callable[[Any], bool]:
     return lambda v: type(v) is str and shortest <= len(v) <= MAX_TEXT
 
 
-def _texts(shortest: int) -> Callable[[list[Any]], bool]:
-    def check(col: list[Any]) -> bool:
+def _texts(shortest: int) -> Callable[[Sequence[Any]], bool]:
+    def check(col: Sequence[Any]) -> bool:
         return set(map(type, col)) == {str} and shortest <= min(map(len, col)) and max(map(len, col)) <= MAX_TEXT
 
     return check
@@ -289,10 +333,10 @@ def _optional_text(shortest: int) -> Callable[[Any], bool]:
     return lambda v: v is None or text(v)
 
 
-def _optional_texts(shortest: int) -> Callable[[list[Any]], bool]:
+def _optional_texts(shortest: int) -> Callable[[Sequence[Any]], bool]:
     texts = _texts(shortest)
 
-    def check(col: list[Any]) -> bool:
+    def check(col: Sequence[Any]) -> bool:
         present = [v for v in col if v is not None] if None in col else col
         return not present or texts(present)
 
@@ -303,7 +347,7 @@ def _identifier(v: Any) -> bool:
     return type(v) is str and IDENTIFIER.fullmatch(v) is not None
 
 
-def _identifiers(col: list[Any]) -> bool:
+def _identifiers(col: Sequence[Any]) -> bool:
     """The charset rule once per distinct value (a stream has few accounts and keys): values
     found valid are remembered, up to `_MAX_REMEMBERED` of them."""
     if set(map(type, col)) != {str}:
@@ -319,8 +363,8 @@ def _count(highest: int) -> Callable[[Any], bool]:
     return lambda v: type(v) is int and 0 <= v <= highest
 
 
-def _counts(highest: int) -> Callable[[list[Any]], bool]:
-    def check(col: list[Any]) -> bool:
+def _counts(highest: int) -> Callable[[Sequence[Any]], bool]:
+    def check(col: Sequence[Any]) -> bool:
         return set(map(type, col)) == {int} and min(col) >= 0 and max(col) <= highest
 
     return check
@@ -340,11 +384,11 @@ def _cost(v: Any) -> bool:
     return True
 
 
-def _no_costs(col: list[Any]) -> bool:
+def _no_costs(col: Sequence[Any]) -> bool:
     return all(v is None for v in col)
 
 
-def _parts_over_whole(cols: dict[str, list[Any]], good: list[bool]) -> list[int]:
+def _parts_over_whole(cols: dict[str, Sequence[Any]], good: list[bool]) -> list[int]:
     """Token types must stay within their whole (UsageEvent._parts_within_whole)."""
     cached, written, reasoning = cols["cached_input_tokens"], cols["cache_write_tokens"], cols["reasoning_tokens"]
     if not (any(cached) or any(written) or any(reasoning)):
@@ -357,7 +401,7 @@ def _parts_over_whole(cols: dict[str, list[Any]], good: list[bool]) -> list[int]
     ]
 
 
-def _times(ts: list[Any], good: list[bool], window: TimeWindow) -> tuple[list[int], list[datetime]]:
+def _times(ts: Sequence[Any], good: list[bool], window: TimeWindow) -> tuple[list[int], list[datetime]]:
     """Of the `good` positions, those whose `ts` is a string that pydantic reads as a datetime
     with an offset, inside the window; with those datetimes. The whole column is parsed in one
     call of the same parser UsageEvent uses. The window is compared as `TimeWindow.check` does
@@ -397,14 +441,16 @@ class _NotPlain(Exception):
     """An extra field the column checks leave to the per-record validator."""
 
 
-def _duplicate_suspects(dicts: list[dict[str, Any]], values: list[bytes], plain: list[bool]) -> list[int]:
+def _duplicate_suspects(
+    dicts: list[dict[str, Any]], values: list[bytes], joined: bytes, plain: list[bool]
+) -> list[int]:
     """Objects whose bytes may repeat a key, or whose extra fields are not plain. `key_marks` is
-    never below a record's keys, so when the marks of the whole batch (one pass over the joined
-    bytes: each object starts with `{` and ends with `}`, so no mark spans two records) equal
-    the keys the parser kept, no record repeats one; otherwise each record is compared alone."""
+    never below a record's keys, so when the marks of the whole batch (one pass over `joined`,
+    the records' bytes: each object starts with `{` and ends with `}`, so no mark spans two
+    records) equal the keys the parser kept, no record repeats one; otherwise each record is
+    compared alone."""
     kept = list(map(len, dicts)) if all(plain) else [_kept_keys(d, p) for d, p in zip(dicts, plain, strict=True)]
     if min(kept) >= 0:
-        joined = b"".join(values)
         if any(space in joined for space in _WHITESPACE_BYTES):  # compact JSON (orjson's, JavaScript's) has none
             joined = joined.translate(None, _JSON_WHITESPACE)
         if joined.count(b'":') == sum(kept):
@@ -445,4 +491,4 @@ def _extras(data: dict[str, Any]) -> dict[str, Any] | None:
     return extra or None
 
 
-__all__ = ["AnyEvent", "DecodedBatch", "EventRecord", "decode_batch"]
+__all__ = ["AnyEvent", "DecodedBatch", "EventRecord", "account_ids", "decode_batch"]

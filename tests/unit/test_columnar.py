@@ -29,7 +29,7 @@ from usageflow.ingest.batch import BatchOutcome, RawRecord, process_batch, proce
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account, UsageEvent
 from usageflow.schemas import columnar as columnar_schema
-from usageflow.schemas.columnar import EventRecord, decode_batch
+from usageflow.schemas.columnar import EventRecord, account_ids, decode_batch
 from usageflow.schemas.decode import decode_event
 from usageflow.schemas.event_time import EventTimeRange
 from usageflow.streams.rated_rows import rated_events_table
@@ -69,9 +69,23 @@ def both(raws: list[bytes | None], book: PriceBook = BOOK, chunk: int = 512) -> 
     records = [RawRecord(b"k", raw, "usage.events", n % 3, n) for n, raw in enumerate(raws)]
     with mock.patch.object(columnar_schema, "CHUNK", chunk):
         got = process_batch(records, ACCOUNTS.get, book, RANGE)
+        keys = account_ids(raws, RANGE.window())
     want = process_batch_per_record(records, ACCOUNTS.get, book, RANGE)
     assert_same_outcome(got, want)
+    assert [_verdict(k) for k in keys] == [_verdict(_decoded_account(raw)) for raw in raws]
     return got
+
+
+def _decoded_account(raw: bytes | None) -> str | ValidationFailure:
+    """The publisher's verdict on one record as the per-record validator gives it."""
+    try:
+        return decode_event(raw, RANGE.window()).account_id
+    except ValidationFailure as exc:
+        return exc
+
+
+def _verdict(value: str | ValidationFailure) -> tuple[str, str]:
+    return ("failure", f"{value.reason}: {value.message}") if isinstance(value, ValidationFailure) else ("key", value)
 
 
 # --- generated records --------------------------------------------------------------------------
