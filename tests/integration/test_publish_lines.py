@@ -21,7 +21,7 @@ from tests.unit.test_columnar import raw_records
 from usageflow.bus import producer as producer_module
 from usageflow.bus.admin import ensure_topics
 from usageflow.bus.dead_letters import MESSAGE_CHARS
-from usageflow.bus.producer import Publisher, PublishReport, _hold, _numbered_chunks, _release
+from usageflow.bus.producer import Publisher, PublishReport, _numbered_chunks, _SentLines
 from usageflow.bus.reader import read_topic
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import ValidationFailure
@@ -156,9 +156,13 @@ def test_lines_kafka_refuses_are_sent_alone_and_named_by_their_line(kafka_bootst
     ]
 
 
-def test_copies_of_a_line_in_flight_are_answered_in_the_order_sent() -> None:
-    in_flight: dict[bytes, int | list[int]] = {}
-    for number, raw in enumerate([b"a", b"b", b"a", b"a", b"c"], start=1):
-        _hold(in_flight, raw, number)
-    assert [_release(in_flight, raw) for raw in (b"a", b"b", b"a", b"c", b"a")] == [1, 2, 3, 5, 4]
-    assert in_flight == {}
+def test_copies_of_a_refused_line_are_named_in_the_order_sent() -> None:
+    """Kafka answers one key's records in the order sent: the n-th refusal of some bytes is
+    their n-th copy sent. Lines refused before sending, or not valid, are never named."""
+    sent = _SentLines()
+    sent.add([(1, b"a"), (2, b"b"), (3, b"a")], [b"a", b"b", b"a"], ["k", "k", "k"], [])
+    sent.add([(4, b"x"), (5, b"a"), (6, b"a"), (7, b"c")], [b"x", b"a", b"a", b"c"], [ValueError(), "k", "k", "k"], [5])
+    assert sent.count == 5  # 1, 2, 3, 6, 7
+    refused = [(b"k", b"a"), (b"k", b"c"), (b"k", b"a"), (b"k", b"a")]
+    assert sent.numbered(refused) == [(1, b"k", b"a"), (7, b"k", b"c"), (3, b"k", b"a"), (6, b"k", b"a")]
+    assert sent.holds(b"b") and not sent.holds(b"z")

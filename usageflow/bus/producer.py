@@ -19,12 +19,13 @@ from confluent_kafka import KafkaException, Producer
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_value
 from usageflow.config import KafkaSettings, TopicSettings
 from usageflow.errors import BrokerError, ValidationFailure
-from usageflow.schemas.columnar import EventRecord, decode_batch
+from usageflow.schemas.columnar import account_ids
 from usageflow.schemas.decode import decode_event
-from usageflow.schemas.event_time import default_event_time_range
+from usageflow.schemas.event_time import TimeWindow, default_event_time_range
 from usageflow.schemas.provider_event import PROVIDER_FIELD, USAGE_FIELD, convert_line, with_provider_usage
 
 CHUNK_LINES = 1000  # lines validated together (and how often progress is reported)
+SETTLE_BYTES = 64 * 1024 * 1024  # lines held (to name the ones Kafka refuses) before waiting for Kafka's answers
 
 
 @dataclass
@@ -42,11 +43,16 @@ class PublishReport:
 
 
 class Publisher:
-    """acks=all, idempotence on, lz4: a retried send never duplicates a record in Kafka."""
+    """acks=all, idempotence on, lz4: a retried send never duplicates a record in Kafka.
 
-    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+    Kafka reports only failed deliveries (`delivery.report.only.error`): a report per
+    acknowledged record is a Python call and a message object each, which cost `publish_lines`
+    more than validating the line. `report_each_delivery=True` (dead-letter replay, which needs
+    the offset each copy landed at) has every `on_delivery` callback called for successes too."""
+
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings, report_each_delivery: bool = False) -> None:
         self.topics = topics
-        self._errors: list[str] = []
+        self._failures: list[tuple[Any, Any]] = []  # (error, message) of deliveries Kafka refused
         self._producer = Producer(
             {
                 **kafka.confluent_config(),
@@ -56,6 +62,8 @@ class Publisher:
                 "linger.ms": 20,
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 500_000,
+                "delivery.report.only.error": not report_each_delivery,
+                "on_delivery": self._on_delivery,  # for every record sent without a callback of its own
             }
         )
 
@@ -69,13 +77,12 @@ class Publisher:
     def __exit__(self, *exc: object | TracebackType | None) -> None:
         self.flush()
 
-    def _on_delivery(self, err: Any, _msg: Any) -> None:
+    def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
-            self._errors.append(str(err))
+            self._failures.append((err, msg))
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, **kw: Any) -> None:
         """Queue one record (KafkaException if librdkafka refuses it at once, e.g. too large)."""
-        kw.setdefault("on_delivery", self._on_delivery)
         while True:
             try:
                 self._producer.produce(topic, key=key, value=value, **kw)
@@ -113,20 +120,8 @@ class Publisher:
         offset = line number) and is counted rejected. A line counts as published once Kafka has
         acknowledged it."""
         report = PublishReport()
-        refused: list[tuple[int, bytes, bytes]] = []  # (line, key, raw) Kafka refused, from callbacks
-        # One callback for every line: a closure per line (tracked by the garbage collector and
-        # alive until Kafka answers) cost more in collections than the send itself. A line in
-        # flight is found by its bytes; copies of one line share a key, so a partition, whose
-        # records Kafka answers in the order they were sent.
-        in_flight: dict[bytes, int | list[int]] = {}
-
-        def on_delivery(err: Any, msg: Any) -> None:
-            raw = msg.value()
-            number = _release(in_flight, raw)
-            if err is None:
-                report.published += 1
-            else:
-                refused.append((number, msg.key(), raw))
+        sent = _SentLines()
+        produce, poll, topic = self._producer.produce, self._producer.poll, self.topics.events
 
         def dead_letter(number: int, raw: bytes, reason: str, message: str) -> None:
             report.reject(number, reason, message)
@@ -134,45 +129,59 @@ class Publisher:
             value = dead_letter_value(reason, message, raw, source, -1, number, key)
             self.send(self.topics.dlq, key, value, headers=dead_letter_headers(reason))
 
+        window = default_event_time_range().window()
         for chunk, last in _numbered_chunks(lines):
-            # A provider's usage becomes the counts first (docs/events.md §2); from then on the
-            # converted event is the line, in the events topic and in a dead letter alike, so
-            # that `usageflow dlq replay` re-publishes something the worker can bill.
-            converted: list[bytes] = []
-            refused_usage: dict[int, ValidationFailure] = {}
-            for n, (_, raw) in enumerate(chunk):
-                try:
-                    converted.append(convert_line(raw))
-                except ValidationFailure as exc:
-                    refused_usage[n] = exc
-                    converted.append(raw)
-            judged = validate_lines(converted)
-            for n, ((number, _), line, verdict) in enumerate(zip(chunk, converted, judged, strict=True)):
-                report.lines += 1
-                event = refused_usage.get(n, verdict)
-                if isinstance(event, ValidationFailure):
-                    dead_letter(number, line, event.reason, event.message)
+            converted, verdicts = _judged(chunk, window)
+            unsent: list[int] = []
+            for (number, _), line, verdict in zip(chunk, converted, verdicts, strict=True):
+                if isinstance(verdict, ValidationFailure):
+                    dead_letter(number, line, verdict.reason, verdict.message)
                     continue
-                key = event.account_id.encode()
-                try:
-                    self.send(self.topics.events, key, line, on_delivery=on_delivery)
-                except KafkaException as exc:
-                    dead_letter(number, line, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
-                else:
-                    _hold(in_flight, line, number)  # callbacks run in poll and flush: not before this
+                key = verdict.encode()
+                while True:
+                    try:
+                        produce(topic, line, key)
+                        break
+                    except BufferError:
+                        poll(0.1)
+                    except KafkaException as exc:
+                        unsent.append(number)
+                        dead_letter(number, line, "unsendable", f"Kafka refused the record: {_kafka_error(exc)}")
+                        break
+            report.lines += len(chunk)
+            sent.add(chunk, converted, verdicts, unsent)
             if last % CHUNK_LINES == 0:
-                self._producer.poll(0)
+                poll(0)
                 if on_progress:
                     on_progress(last)
-        self._producer.flush(60.0)
-        self._resend_alone(refused, report, dead_letter)
+            if sent.size >= SETTLE_BYTES:
+                self._settle(sent, report, dead_letter)
+        self._settle(sent, report, dead_letter)
         self.flush()
         report.rejections.sort()
         return report
 
+    def _settle(
+        self, sent: _SentLines, report: PublishReport, dead_letter: Callable[[int, bytes, str, str], None]
+    ) -> None:
+        """Wait until Kafka has answered every line sent; the lines it refused are sent alone."""
+        remaining = self._producer.flush(60.0)
+        if remaining:
+            raise BrokerError(f"{remaining} records were not acknowledged by Kafka within 60s")
+        topic = self.topics.events
+        ours: list[tuple[Any, Any]] = []
+        others: list[tuple[Any, Any]] = []  # any other failure stays, for flush to raise
+        for err, msg in self._failures:
+            (ours if msg.topic() == topic and sent.holds(msg.value()) else others).append((err, msg))
+        self._failures = others
+        lost = sent.numbered([(msg.key(), msg.value()) for _, msg in ours])
+        report.published += sent.count - len(lost)
+        sent.clear()
+        self._resend_alone(lost, report, dead_letter)
+
     def _resend_alone(
         self,
-        refused: list[tuple[int, bytes, bytes]],
+        refused: list[tuple[int, bytes | None, bytes]],
         report: PublishReport,
         dead_letter: Callable[[int, bytes, str, str], None],
     ) -> None:
@@ -182,15 +191,14 @@ class Publisher:
             outcome: list[Any] = []
             try:
                 self.send(self.topics.events, key, raw, on_delivery=lambda err, _msg, seen=outcome: seen.append(err))
-                self._producer.flush(60.0)
+                remaining = self._producer.flush(60.0)
             except KafkaException as exc:
-                outcome = [_kafka_error(exc)]
-            if outcome and outcome[0] is None:
+                outcome, remaining = [_kafka_error(exc)], 0
+            if not remaining and all(err is None for err in outcome):  # success is reported only on request
                 report.published += 1
             else:
-                error = outcome[0] if outcome else "not acknowledged"
+                error = next((err for err in outcome if err is not None), "not acknowledged")
                 dead_letter(number, raw, "unsendable", f"Kafka refused the record: {error}")
-        refused.clear()
 
     def publish_account(self, account_id: str, value: bytes | None) -> None:
         self.send(self.topics.accounts, account_id.encode(), value)
@@ -199,9 +207,9 @@ class Publisher:
         remaining = self._producer.flush(timeout)
         if remaining:
             raise BrokerError(f"{remaining} records were not acknowledged by Kafka within {timeout:.0f}s")
-        if self._errors:
-            first = self._errors[0]
-            self._errors.clear()
+        if self._failures:
+            first = self._failures[0][0]
+            self._failures.clear()
             raise BrokerError(f"Kafka refused records: {first}")
 
 
@@ -213,31 +221,63 @@ def _plain(value: Any) -> Any:
     return dump() if callable(dump) else value
 
 
-def validate_lines(raws: list[bytes]) -> list[EventRecord | ValidationFailure]:
-    """Each line as `decode_event` judges it (the same reasons and messages), checked together
-    by the columnar validator, with the event-time range as of now."""
-    return decode_batch(raws, default_event_time_range().window()).results
+def _judged(chunk: list[tuple[int, bytes]], window: TimeWindow) -> tuple[list[bytes], list[str | ValidationFailure]]:
+    """The chunk's lines as they are sent, and each one's account id (its key) or why it is
+    refused. A provider's usage becomes the counts first (docs/events.md §2); from then on the
+    converted event is the line, in the events topic and in a dead letter alike, so that
+    `usageflow dlq replay` re-publishes something the worker can bill."""
+    converted: list[bytes] = []
+    refused_usage: dict[int, ValidationFailure] = {}
+    for n, (_, raw) in enumerate(chunk):
+        try:
+            converted.append(convert_line(raw))
+        except ValidationFailure as exc:
+            refused_usage[n] = exc
+            converted.append(raw)
+    verdicts = account_ids(converted, window)
+    for n, failure in refused_usage.items():
+        verdicts[n] = failure
+    return converted, verdicts
 
 
-def _hold(in_flight: dict[bytes, int | list[int]], raw: bytes, number: int) -> None:
-    """Note line `number` as sent with these bytes (after any earlier copy of them)."""
-    held = in_flight.get(raw)
-    if held is None:
-        in_flight[raw] = number
-    elif isinstance(held, list):
-        held.append(number)
-    else:
-        in_flight[raw] = [held, number]
+class _SentLines:
+    """The lines sent to the events topic since Kafka last answered every one, kept as the chunks
+    they were sent in (no work per line): searched only for the lines Kafka refuses."""
 
+    def __init__(self) -> None:
+        self._chunks: list[tuple[list[tuple[int, bytes]], list[bytes], list[Any], list[int]]] = []
+        self.count = 0  # lines sent
+        self.size = 0  # their bytes
 
-def _release(in_flight: dict[bytes, int | list[int]], raw: bytes) -> int:
-    """The line number of the earliest copy of these bytes in flight, which Kafka just answered."""
-    held = in_flight.pop(raw)
-    if isinstance(held, int):
-        return held
-    first = held.pop(0)
-    in_flight[raw] = held if len(held) > 1 else held[0]
-    return first
+    def add(self, chunk: list[tuple[int, bytes]], lines: list[bytes], verdicts: list[Any], unsent: list[int]) -> None:
+        """A chunk's (number, line as read), lines as sent, verdicts (a key: sent unless its
+        number is in `unsent`)."""
+        self._chunks.append((chunk, lines, verdicts, unsent))
+        sent = [line for line, verdict in zip(lines, verdicts, strict=True) if type(verdict) is str]
+        self.count += len(sent) - len(unsent)
+        self.size += sum(map(len, sent))
+
+    def holds(self, value: bytes) -> bool:
+        return any(value in lines for _, lines, _, _ in self._chunks)
+
+    def numbered(self, refused: list[tuple[bytes | None, bytes]]) -> list[tuple[int, bytes | None, bytes]]:
+        """(line number, key, value) of each refused record. Copies of one line share a key, so a
+        partition, whose records Kafka answers in the order they were sent: the n-th refusal of
+        some bytes is their n-th copy sent."""
+        if not refused:
+            return []
+        wanted = {value for _, value in refused}
+        numbers: dict[bytes, list[int]] = {}
+        for chunk, lines, verdicts, unsent in self._chunks:
+            skip = set(unsent)
+            for (number, _), line, verdict in zip(chunk, lines, verdicts, strict=True):
+                if line in wanted and type(verdict) is str and number not in skip:
+                    numbers.setdefault(line, []).append(number)
+        return [(numbers[value].pop(0), key, value) for key, value in refused]
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self.count = self.size = 0
 
 
 def _numbered_chunks(lines: Iterable[bytes]) -> Iterator[tuple[list[tuple[int, bytes]], int]]:

@@ -94,7 +94,7 @@ def dlq_replay(
     kafka = ctx.kafka()
     ensure_topics(kafka, topics)
     entries = [e for e in dead_letter_entries(ctx) if reason is None or e.reason == reason]
-    publisher = Publisher(kafka, topics)
+    publisher = Publisher(kafka, topics, report_each_delivery=True)  # the offset of each copy
     copies: list[tuple[tuple[int, int], tuple[str, int, int]]] = []
     skipped_replayed = skipped_unreplayable = 0
     for entry in entries:
