@@ -29,6 +29,7 @@ RESULT_KEYS = (
     "raw_produce_eps",
     "ratio_publish_vs_raw",
     "raw_produce_seconds",
+    "warmup_produce_eps",
     "pipeline_seconds",
     "pipeline_avg_batch",
     "pipeline_alerts",

@@ -32,6 +32,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("publish_eps", "events/s", "Publisher.publish_lines (validates each line, waits for every ack)"),
     ("raw_produce_eps", "events/s", "bare confluent-kafka Producer, same records and settings, no validation"),
     ("ratio_publish_vs_raw", "", "publish_eps / raw_produce_eps"),
+    ("warmup_produce_eps", "events/s", "the bare producer once before publishing (warms the broker; in no ratio)"),
     ("elapsed_s", "s", "the whole benchmark"),
 )
 
