@@ -25,7 +25,7 @@ from usageflow.windows.slots import UTC_ZONE, iso_in_zone, iso_utc
 
 Column: TypeAlias = Any  # a pyarrow Array or ChunkedArray (pyarrow ships no type hints)
 _UNITS = 10**12  # list_cost is Decimal(38, 12)
-_DAY_MS = 86_400_000
+_YEAR_10000_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z: Arrow's text form widens from here
 _TEXT = pa.string()
 _COUNTS = (
     "requests",
@@ -56,27 +56,24 @@ def window_ids(granularity: Column, account: Column, api_key: Column, model: Col
 
 
 def utc_texts(ms: Column) -> Column:
-    """`iso_utc` of each instant: `2026-11-28T10:05:00Z`, milliseconds only when there are some
-    (integer kernels: Arrow's strftime costs ~1 µs a row)."""
+    """`iso_utc` of each instant: `2026-11-28T10:05:00Z`, milliseconds only when there are some.
+    Arrow's own cast of a timestamp to text (`2026-11-28 10:05:00.000`, fixed width from 1970
+    to 9999) with the separator and the zone put right: ~0.1 µs a row, where Arrow's strftime
+    costs ~1 µs and integer kernels ~0.3 µs. A column of one instant (`emitted_at`) is written
+    once."""
     ms = ms.cast(pa.int64())
-    if len(ms) == 0 or pc.any(pc.less(ms, 0)).as_py():
+    if len(ms) == 0:
+        return pa.array([], _TEXT)
+    bounds = pc.min_max(ms)
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    if first < 0 or last >= _YEAR_10000_MS:
         return pa.array([iso_utc(v) for v in ms.to_pylist()], _TEXT)
-    days = pc.divide(ms, _DAY_MS)
-    in_day = pc.subtract(ms, pc.multiply(days, _DAY_MS))
-    seconds = pc.divide(in_day, 1000)
-    millis = pc.subtract(in_day, pc.multiply(seconds, 1000))
-    hours = pc.divide(seconds, 3600)
-    minutes = pc.divide(pc.subtract(seconds, pc.multiply(hours, 3600)), 60)
-    secs = pc.subtract(seconds, pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)))
-    date = days.cast(pa.int32()).cast(pa.date32()).cast(_TEXT)
-    clock = pc.binary_join_element_wise(*(_two_digits(v) for v in (hours, minutes, secs)), ":")
-    whole = pc.binary_join_element_wise(date, "T", clock, "")
-    fraction = pc.binary_join_element_wise(".", pc.utf8_lpad(millis.cast(_TEXT), 3, "0"), "")
-    return pc.binary_join_element_wise(whole, pc.if_else(pc.equal(millis, 0), "", fraction), "Z", "")
-
-
-def _two_digits(values: Column) -> Column:
-    return pc.utf8_lpad(values.cast(_TEXT), 2, "0")
+    if first == last:
+        return pa.repeat(pa.scalar(iso_utc(first), _TEXT), len(ms))
+    texts = ms.cast(pa.timestamp("ms")).cast(_TEXT)  # 2026-11-28 10:05:00.000
+    whole = pc.equal(pc.subtract(ms, pc.multiply(pc.divide(ms, 1000), 1000)), 0)
+    texts = pc.if_else(whole, pc.utf8_slice_codeunits(texts, 0, 19), texts)
+    return pc.binary_join_element_wise(pc.replace_substring(texts, " ", "T", max_replacements=1), "Z", "")
 
 
 def _bound_texts(granularity: Column, ms: Column, zone: Column) -> Column:
@@ -151,7 +148,7 @@ def decimal_texts(values: Column) -> pa.Array:
             units = pa.array(low, pa.int64())
             whole = pc.divide(units, _UNITS)
             fraction = pc.utf8_lpad(pc.subtract(units, pc.multiply(whole, _UNITS)).cast(_TEXT), 12, "0")
-            fraction = pc.replace_substring_regex(fraction, "0+$", "")
+            fraction = pc.utf8_rtrim(fraction, "0")
             whole_text = whole.cast(_TEXT)
             dotted = pc.binary_join_element_wise(whole_text, fraction, ".")
             return pc.if_else(pc.equal(pc.utf8_length(fraction), 0), whole_text, dotted)
