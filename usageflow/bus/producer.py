@@ -246,6 +246,7 @@ class _SentLines:
 
     def __init__(self) -> None:
         self._chunks: list[tuple[list[tuple[int, bytes]], list[bytes], list[Any], list[int]]] = []
+        self._values: set[bytes] | None = None  # every line held, built when first searched
         self.count = 0  # lines sent
         self.size = 0  # their bytes
 
@@ -253,12 +254,15 @@ class _SentLines:
         """A chunk's (number, line as read), lines as sent, verdicts (a key: sent unless its
         number is in `unsent`)."""
         self._chunks.append((chunk, lines, verdicts, unsent))
+        self._values = None
         sent = [line for line, verdict in zip(lines, verdicts, strict=True) if type(verdict) is str]
         self.count += len(sent) - len(unsent)
         self.size += sum(map(len, sent))
 
     def holds(self, value: bytes) -> bool:
-        return any(value in lines for _, lines, _, _ in self._chunks)
+        if self._values is None:
+            self._values = {line for _, lines, _, _ in self._chunks for line in lines}
+        return value in self._values
 
     def numbered(self, refused: list[tuple[bytes | None, bytes]]) -> list[tuple[int, bytes | None, bytes]]:
         """(line number, key, value) of each refused record. Copies of one line share a key, so a
@@ -277,6 +281,7 @@ class _SentLines:
 
     def clear(self) -> None:
         self._chunks.clear()
+        self._values = None
         self.count = self.size = 0
 
 
