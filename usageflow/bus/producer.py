@@ -138,7 +138,7 @@ class Publisher:
                     dead_letter(number, line, verdict.reason, verdict.message)
                     continue
                 key = verdict.encode()
-                while True:
+                while True:  # `send`'s loop, inlined: its keyword call costs ~0.5 µs a line more
                     try:
                         produce(topic, line, key)
                         break
