@@ -33,6 +33,7 @@ class AlertRun:
     missing: int = 0
     offered_eps: float = 0.0
     crossings: int = 0
+    catch_up_s: float | None = None  # how long the worker took to catch up with the load (None: it did not)
 
 
 class _Background(threading.Thread):
@@ -117,11 +118,14 @@ def measure_alert_latency(
     load_eps: float,
     duration_s: float,
     interval_s: float = 0.2,
-    warmup: Callable[[], None] | None = None,
+    caught_up: Callable[[int], bool] | None = None,
     grace_s: float = 30.0,
+    catch_up_timeout_s: float = 60.0,
 ) -> AlertRun:
-    """`warmup` is called once the background load runs (e.g. to wait until the worker
-    consumes it); crossings start after it returns."""
+    """The figure is the latency in steady state: once the background load runs, crossings
+    start when `caught_up(sent)` says the worker has consumed nearly all `sent` background
+    events (polled, at most `catch_up_timeout_s`; the time taken is reported on its own). A
+    freshly started worker first restores its state and works off what arrived meanwhile."""
     base = timeline_end() + timedelta(hours=1)
     t0 = time.perf_counter()
 
@@ -134,9 +138,17 @@ def measure_alert_latency(
     background.start()
     crossing = Publisher(kafka, topics)
     published: dict[str, float] = {}
+    catch_up_s: float | None = None
     try:
-        if warmup is not None:
-            warmup()
+        if caught_up is not None:
+            started = time.perf_counter()
+            while time.perf_counter() - started < catch_up_timeout_s:
+                if background.error is not None:
+                    raise BenchError(f"background load failed: {background.error}")
+                if caught_up(background.sent):
+                    catch_up_s = time.perf_counter() - started
+                    break
+                time.sleep(0.1)
         count = min(len(crossing_accounts), int(duration_s / interval_s))
         next_at = time.perf_counter()
         for serial, account in enumerate(crossing_accounts[:count]):
@@ -156,7 +168,7 @@ def measure_alert_latency(
         background.join(60)
         watcher.stop_event.set()
         watcher.join(10)
-    run = AlertRun(crossings=len(published))
+    run = AlertRun(crossings=len(published), catch_up_s=catch_up_s)
     run.offered_eps = background.sent / background.seconds if background.seconds else 0.0
     for account, sent_at in published.items():
         arrived = watcher.arrivals.get(account)

@@ -43,6 +43,7 @@ RESULT_KEYS = (
     "alert_latency_ms_series",
     "alerts_missing",
     "alert_offered_eps",
+    "alert_catch_up_s",
     "query_rows",
     "query_load_rows_per_s",
     "invoices_all_ms_p50",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +68,7 @@ def worker_env(env: BenchEnv, port: int) -> dict[str, str]:
         "USAGEFLOW_WAREHOUSE": f"chdb:{env.workdir / 'worker' / 'warehouse'}",
         "USAGEFLOW_STREAM_HTTP_HOST": "127.0.0.1",
         "USAGEFLOW_STREAM_HTTP_PORT": str(port),
+        "USAGEFLOW_LOG_FORMAT": "json",  # worker.log (kept with --keep): one line per batch, with its step times
     }
     if env.kafka_version not in (None, "external"):  # the private broker is PLAINTEXT, whatever the env says
         values["USAGEFLOW_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
@@ -137,15 +137,15 @@ def _alerts(env: BenchEnv, worker: Any) -> None:
     env.say(f"alert latency: {config.alert_seconds:.0f}s at {load:.0f} events/s")
     before = int((worker.progress() or {}).get("consumed", 0))
 
-    def warmup() -> None:  # the worker is taking the background load before the first crossing
-        worker.wait_consumed(before + 1, 60)
-        time.sleep(1.0)
+    def caught_up(sent: int) -> bool:  # at most 1 s of the load behind (`consumed` moves once a batch is done)
+        consumed = int((worker.progress() or {}).get("consumed", 0)) - before
+        return consumed > 0 and consumed >= sent - load
 
     crossing = [a.account_id for a in alert_accounts(alert_account_count(config), env.topics.topic_prefix.strip(".-"))]
     spy = _spy(env, worker, "worker-alerts.pyspy")
     try:
         run = measure_alert_latency(
-            env.kafka, env.topics, crossing, config.accounts, load, config.alert_seconds, warmup=warmup
+            env.kafka, env.topics, crossing, config.accounts, load, config.alert_seconds, caught_up=caught_up
         )
         if spy is not None:
             env.result["worker_py_spy_alerts"] = spy.finish()
@@ -157,6 +157,7 @@ def _alerts(env: BenchEnv, worker: Any) -> None:
     env.result["alert_latency_ms_series"] = [round(x) for x in run.latencies_ms]  # in publish order
     env.result["alerts_missing"] = run.missing
     env.result["alert_offered_eps"] = round(run.offered_eps)
+    env.result["alert_catch_up_s"] = None if run.catch_up_s is None else round(run.catch_up_s, 1)
     if run.latencies_ms:
         s = summarize(run.latencies_ms)
         env.result["alert_latency_ms_p50"] = rounded(s.p50)

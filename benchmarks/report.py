@@ -19,6 +19,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("alert_latency_ms_p99", "ms", ""),
     ("alert_samples", "", "crossings measured (alerts_missing did not arrive)"),
     ("alert_offered_eps", "events/s", "background load during the alert phase"),
+    ("alert_catch_up_s", "s", "until the worker caught up with that load (latencies are measured after)"),
     ("invoice_ms_p50", "ms", "invoices(month, account), one account"),
     ("invoice_ms_p99", "ms", ""),
     ("report_ms_p50", "ms", "report(month, account), one account"),
