@@ -63,7 +63,7 @@ class WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "usageflow", "worker"],
+            [sys.executable, "-m", "usageflow", "worker", "--loglevel", "INFO"],
             env=self.env,
             cwd=self.workdir,
             stdout=self._log,

@@ -88,5 +88,6 @@ class WorkerState:
                 "dead_lettered": report.dead_lettered,
                 "alerts": len(report.alerts),
                 "flush_s": round(report.store_seconds, 4),
+                "steps_s": {step: round(seconds, 4) for step, seconds in report.seconds.items()},
             },
         )

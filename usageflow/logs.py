@@ -11,7 +11,8 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and any `extra=` fields."""
+    """One JSON object per line: time, level, logger, message, and any `extra=` fields (dicts
+    and lists as JSON, other objects as their repr)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -23,10 +24,10 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
+                data[key] = value if isinstance(value, str | int | float | bool | dict | list | None) else repr(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, default=repr)  # anything inside a dict or list
 
 
 def logging_config(level: str, fmt: str) -> dict[str, Any]:

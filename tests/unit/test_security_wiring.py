@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import faust
 import pytest
@@ -60,5 +61,9 @@ def test_http_endpoint_binds_loopback_by_default() -> None:
 def test_json_logs_carry_extra_fields() -> None:
     record = logging.LogRecord("usageflow.test", logging.INFO, __file__, 1, "batch stored", None, None)
     record.stored = 12
+    record.steps_s = {"insert": 0.25, "odd": object()}
+    record.when = datetime(2026, 11, 30, tzinfo=UTC)
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "batch stored" and line["stored"] == 12 and line["level"] == "info"
+    assert line["steps_s"]["insert"] == 0.25 and line["steps_s"]["odd"].startswith("<object")
+    assert line["when"] == repr(record.when)
