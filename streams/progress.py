@@ -87,6 +87,7 @@ class WorkerState:
                 "duplicates": report.duplicates,
                 "dead_lettered": report.dead_lettered,
                 "alerts": len(report.alerts),
+                "windows": report.windows,
                 "flush_s": round(report.store_seconds, 4),
                 "steps_s": {step: round(seconds, 4) for step, seconds in report.seconds.items()},
             },
