@@ -24,10 +24,23 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value if isinstance(value, str | int | float | bool | dict | list | None) else repr(value)
+                data[key] = _plain(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=repr)  # anything inside a dict or list
+        return json.dumps(data, ensure_ascii=False, default=repr)  # objects inside a dict or list
+
+
+def _plain(value: Any) -> Any:
+    """`value` if JSON can carry it (objects inside a dict or list become their repr), else its repr."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    if isinstance(value, dict | list):
+        try:
+            json.dumps(value, default=repr)
+            return value
+        except (TypeError, ValueError):  # keys JSON cannot have, or a cycle
+            pass
+    return repr(value)
 
 
 def logging_config(level: str, fmt: str) -> dict[str, Any]:

@@ -63,7 +63,8 @@ def test_json_logs_carry_extra_fields() -> None:
     record.stored = 12
     record.steps_s = {"insert": 0.25, "odd": object()}
     record.when = datetime(2026, 11, 30, tzinfo=UTC)
+    record.pairs = {("a", 1): 2}  # a key JSON cannot have: the whole value as its repr
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "batch stored" and line["stored"] == 12 and line["level"] == "info"
     assert line["steps_s"]["insert"] == 0.25 and line["steps_s"]["odd"].startswith("<object")
-    assert line["when"] == repr(record.when)
+    assert line["when"] == repr(record.when) and line["pairs"] == repr(record.pairs)
