@@ -33,7 +33,7 @@ def build_pipeline(args: argparse.Namespace) -> Any:
     from usageflow.billing.tables import load_price_book as load_price_tables
     from usageflow.billing.tables import upsert_accounts
     from usageflow.bus.admin import ensure_topics
-    from usageflow.config import KafkaSettings, TopicSettings
+    from usageflow.config import KafkaSettings, StreamSettings, TopicSettings
     from usageflow.pricing.price_book import load_price_book
     from usageflow.streams.outbox import KafkaOutbox
     from usageflow.streams.pipeline import BatchPipeline, Topics
@@ -59,6 +59,7 @@ def build_pipeline(args: argparse.Namespace) -> Any:
         Topics(alerts=topics.alerts, dlq=topics.dlq, windows=topics.windows),
         kafka,
         stop,
+        open_row_interval_s=StreamSettings().window_open_row_interval_s,  # as the worker has it
     )
 
 

@@ -119,6 +119,7 @@ def create_app(parts: WorkerParts) -> Worker:
         Topics(alerts=parts.topics.alerts, dlq=parts.topics.dlq, windows=parts.topics.windows),
         parts.kafka,
         stop,
+        open_row_interval_s=stream.window_open_row_interval_s,
     )
     static = stream.static_membership or stream.instance_id
     instance_id = default_instance_id(parts.topics.group, stream, parts.paths) if static else None

@@ -127,7 +127,7 @@ WINDOW_SPANS = {"1m": "INTERVAL 2 HOUR", "1h": "INTERVAL 2 DAY", "1d": "INTERVAL
 
 def recent_windows(warehouse: Warehouse, account_id: str, granularity: str) -> list[dict[str, object]]:
     """The account's latest windows of one granularity as the stream keeps them (`usage_windows`:
-    closed ones at their highest revision, open ones as of the last batch), newest first."""
+    closed ones at their highest revision, open ones as of their last open row), newest first."""
     span = WINDOW_SPANS[granularity]
     rows = warehouse.query(
         "SELECT window_start, window_end, api_key_id, model, state, revision, requests, input_tokens, "

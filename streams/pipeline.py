@@ -20,7 +20,7 @@ confluent-kafka reader and the benchmark's profile part all call it. Its steps, 
 8. windows (usageflow.streams.window_step): the stored events move their 1m / 1h / 1d windows;
    windows whose end passed their partition's event time, or that changed since their last
    revision, are published on the windows topic (acknowledged) and stored in
-   `window_aggregates`, and open windows the batch changed are recorded as open. After a crash
+   `window_aggregates`, and open windows are recorded as open (at most every few seconds). After a crash
    the batch is read again and the windows of its already stored events are checked against the
    warehouse, so a lost revision is published then;
 9. hand back the offsets to commit (the caller commits them: only after all of the above).
@@ -49,7 +49,7 @@ from usageflow.alerting.engine import LiveEngine
 from usageflow.alerting.rules import AlertKey, alert_key
 from usageflow.bus.dead_letters import dead_letter_headers, dead_letter_key, dead_letter_value
 from usageflow.config import KafkaSettings
-from usageflow.errors import WarehouseError
+from usageflow.errors import UsageflowError, WarehouseError
 from usageflow.ingest.batch import BatchOutcome, RawRecord, next_offsets, process_batch
 from usageflow.pricing.price_book import PriceBook
 from usageflow.schemas import Account, Alert
@@ -132,7 +132,10 @@ class BatchPipeline:
         kafka: KafkaSettings,
         stop: threading.Event,
         after_step: StepHook = _no_hook,
+        open_row_interval_s: float = 0.0,
     ) -> None:
+        """`open_row_interval_s`: how often an open window's row is rewritten at most (0: with
+        every batch that changes it; see usageflow.streams.window_step)."""
         self.warehouse = warehouse
         self.lookup_account = lookup_account
         self.book = book
@@ -144,7 +147,11 @@ class BatchPipeline:
         self.sink = WarehouseSink(warehouse)
         self.credit_feed = CreditFeed(warehouse)
         self.after_step = after_step
-        self.windows = WindowStep(warehouse, outbox, topics.windows, self.retry, after_step) if topics.windows else None
+        self.windows = (
+            WindowStep(warehouse, outbox, topics.windows, self.retry, after_step, open_row_interval_s)
+            if topics.windows
+            else None
+        )
         self._reassigned = True  # the first batch restores everything
 
     def partitions_changed(self) -> None:
@@ -158,6 +165,25 @@ class BatchPipeline:
         self.book = book
         self.engine.book = book
         self._reassigned = True
+
+    def between_batches(self) -> None:
+        """A poll brought no records: rewrite the open windows' rows that fell due (never right
+        after an assignment: the windows held may belong to another worker now)."""
+        if self.windows is not None and not self._reassigned:
+            self.windows.write_due_open_rows()
+
+    def stopping(self) -> None:
+        """The worker stops after its last batch: leave every open window's row current. A
+        failure is only logged: a restart re-aggregates open windows from the stored events."""
+        if self.windows is None or self._reassigned:
+            return
+        try:
+            written = self.windows.write_behind_open_rows()
+        except UsageflowError as exc:
+            log.warning("open window rows not brought up to date at shutdown: %s", exc)
+            return
+        if written:
+            log.info("brought %d open window row(s) up to date at shutdown", written)
 
     def process(self, records: Sequence[RawRecord]) -> BatchReport:
         """Steps 0–9 of the module docstring, with the cyclic collector paused for the batch

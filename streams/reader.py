@@ -63,13 +63,17 @@ class EventReader:
                 records = await self._call(self.source.poll)
                 if self.source.take_reassigned():
                     self.pipeline.partitions_changed()
-                if not records or self.stop.is_set():
-                    continue  # at shutdown an unprocessed batch is simply not committed
+                if self.stop.is_set():
+                    break  # at shutdown an unprocessed batch is simply not committed
+                if not records:
+                    await self._call(self.pipeline.between_batches)
+                    continue
                 batch = EventBatch(records, loop.create_future())
                 await self.channel.send(value=batch)
                 report = await batch.done
                 self.state.observe(report)
                 await self._call(self.source.commit, report.next_offsets)
+            await self._call(self.pipeline.stopping)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

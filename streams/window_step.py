@@ -1,7 +1,9 @@
 """The pipeline's windows step (`BatchPipeline.process`, after the batch's events are stored):
 the stored events move their windows, windows whose end passed their partition's event time are
 published on the windows topic (acknowledged) and stored in `window_aggregates`, and open
-windows the batch changed are recorded as open.
+windows the batch changed are recorded as open: a window's first open row at once, later ones
+at most every `open_row_interval_s` (also between batches, `write_due_open_rows`, and all that
+are behind when the worker stops, `write_behind_open_rows`).
 
 Crash safety comes from where each number is taken:
 
@@ -53,13 +55,14 @@ class WindowStep:
         topic: str,
         retry: RetryPolicy,
         after_step: Callable[[str], None] = lambda _step: None,
+        open_row_interval_s: float = 0.0,
     ) -> None:
         self.warehouse = warehouse
         self.after_step = after_step  # called with "windows_published" (see BatchPipeline)
         self.outbox = outbox
         self.topic = topic
         self.retry = retry.call
-        self.tracker = WindowTracker()
+        self.tracker = WindowTracker(open_row_every_ms=round(open_row_interval_s * 1000))
         self._notices_from = 0  # epoch ms: notices recorded from then on are read
         self._seen_notices: dict[str, int] = {}  # notice id -> when recorded (those at _notices_from)
         self._next_poll = 0.0
@@ -123,11 +126,41 @@ class WindowStep:
         if load:
             held = self.retry("loading windows", lambda: store.held(self.warehouse, load))
             tracker.absorb(held, load)
-        out = tracker.outgoing()
+        out = tracker.outgoing(_clock_ms())
         if out.revisions or out.open_rows or out.batch_rows:
             self._write(out)
         tracker.written(out)
         return len(out.revisions) + len(out.batch_rows)
+
+    def write_due_open_rows(self) -> int:
+        """Between batches (no events for a while): rewrite the open rows that fell due, so a
+        quiet account's open windows do not stay behind. Returns how many were written."""
+        if not self.tracker.restored:
+            return 0
+        return self._write_open_rows(self.tracker.outgoing(_clock_ms()))
+
+    def write_behind_open_rows(self) -> int:
+        """A stopping worker's last word: every open row that is behind, due or not."""
+        if not self.tracker.restored:
+            return 0
+        return self._write_open_rows(self.tracker.behind_open_rows())
+
+    def _write_open_rows(self, out: Outgoing) -> int:
+        """`out` of a call with no batch applied: it can only hold open rows, or revisions of
+        windows a partition's clock closed, which the next batch publishes."""
+        try:
+            if out.revisions or out.batch_rows:
+                self.tracker.reset()  # not expected; the next batch restores and publishes them
+                return 0
+            if out.open_rows:
+                stamp = to_ms(datetime.now(UTC))
+                rows = rows_table([_row(w, 0, stamp) for w in out.open_rows])
+                self.retry("storing open windows", lambda: store.insert_table(self.warehouse, rows))
+            self.tracker.written(out)
+            return len(out.open_rows)
+        except BaseException:
+            self.tracker.reset()
+            raise
 
     def _write(self, out: Outgoing) -> None:
         """Publish the revisions (acknowledged), then store them with the open rows."""
@@ -162,6 +195,10 @@ class WindowStep:
         if reload:
             log.info("reloading %d window(s) after a recompute", len(reload))
         return reload
+
+
+def _clock_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 def _row(window: Window, revision: int, stamp: int) -> WindowRow:

@@ -130,6 +130,12 @@ class StreamSettings(BaseSettings):
     flush_max_rows: int = 20_000
     flush_interval_s: float = 0.1
     allowed_lateness_hours: float = 48.0
+    window_open_row_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="An open window's row in window_aggregates is rewritten at most this often (its first "
+        "row at once; 0: with every batch that changes it). Closed windows are published and stored at once.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 6066
     log_format: str = Field(default="text", validation_alias="USAGEFLOW_LOG_FORMAT")  # text | json

@@ -140,8 +140,11 @@ def batch_revisions(out: Outgoing, stamp: int) -> list[WindowRow]:
     ]
 
 
-def run_batch(world: World, tracker: WindowTracker, batch: list[tuple[int, RatedEvent]], crash: str | None) -> None:
-    """One batch through the pipeline's steps, cut at `crash` (then the tracker is lost)."""
+def run_batch(
+    world: World, tracker: WindowTracker, batch: list[tuple[int, RatedEvent]], crash: str | None, now_ms: int = 0
+) -> None:
+    """One batch through the pipeline's steps, cut at `crash` (then the tracker is lost);
+    `now_ms`: the wall clock the open rows' interval is counted on."""
     seen: set[tuple[str, str]] = set()
     rated = []
     for partition, r in batch:
@@ -162,7 +165,7 @@ def run_batch(world: World, tracker: WindowTracker, batch: list[tuple[int, Rated
     load = tracker.apply(fresh, held_before)
     if load:
         tracker.absorb(world.held(load), load)
-    out = tracker.outgoing()
+    out = tracker.outgoing(now_ms)
     stamp = 0
     revisions = [
         WindowRow(w.key, w.end_ms, w.totals, w.revision + 1, stamp, w.partition or 0) for w in out.revisions
@@ -272,6 +275,62 @@ def test_windows_equal_the_stored_events_whatever_crashed(
             tracker = WindowTracker()  # the process died: its memory is gone
         run_batch(world, tracker, batch, None)  # delivered again (or the first time)
     check_end_state(world, tracker.watermark)
+
+
+def write_open_rows(world: World, tracker: WindowTracker, out: Outgoing) -> None:
+    """Store an `outgoing` / `behind_open_rows` answer given between batches (open rows only)."""
+    assert out.revisions == [] and out.batch_rows == []
+    world.rows += [WindowRow(w.key, w.end_ms, w.pending, 0, 0, w.partition) for w in out.open_rows]  # type: ignore[arg-type]
+    tracker.written(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(stream=streams(), ticks=st.lists(st.integers(0, 3000), min_size=60, max_size=60))
+def test_open_rows_written_at_most_every_interval_still_give_exact_windows(
+    stream: tuple[list[list[tuple[int, RatedEvent]]], dict[int, str]], ticks: list[int]
+) -> None:
+    # Open rows rewritten at most every second of a wall clock that moves 0-3 s per batch, some
+    # of it between batches: every window with stored events keeps a row (a restart needs it),
+    # every revision is exact (checked in run_batch), and once the stopping worker writes the
+    # open rows that are behind, every row equals its stored events.
+    batches, crashes = stream
+    world = World()
+    tracker = WindowTracker(open_row_every_ms=1000)
+    now = 0
+    for n, batch in enumerate(batches):
+        now += ticks[n % len(ticks)]
+        crash = crashes.get(n)
+        if crash is not None:
+            with pytest.raises(Crash):
+                run_batch(world, tracker, batch, crash, now)
+            tracker = WindowTracker(open_row_every_ms=1000)
+        run_batch(world, tracker, batch, None, now)
+        missing = set(world.truth()) - set(world.current())
+        assert not missing, f"windows with stored events but no row: {sorted(missing)[:3]}"
+        if n % 3 == 0:  # a quiet moment: the rows that fell due are written
+            now += ticks[(n + 1) % len(ticks)]
+            write_open_rows(world, tracker, tracker.outgoing(now))
+    write_open_rows(world, tracker, tracker.behind_open_rows())
+    check_end_state(world, tracker.watermark)
+
+
+def test_an_open_row_is_written_at_once_then_at_most_every_interval() -> None:
+    world, tracker = World(), WindowTracker(open_row_every_ms=5000)
+    run_batch(world, tracker, [(0, make_event(1, "a3", "k1", "qwen-max", 10, 100))], None, now_ms=1000)
+    assert {(r.key.granularity, r.totals.requests) for r in world.rows} == {("1m", 1), ("1h", 1), ("1d", 1)}
+    run_batch(world, tracker, [(0, make_event(2, "a3", "k1", "qwen-max", 20, 100))], None, now_ms=3000)
+    assert len(world.rows) == 3  # changed, but not due before 6000
+    assert tracker.outgoing(5999).open_rows == []
+    due = tracker.outgoing(6000)  # no event since: due all the same
+    assert sorted(w.key.granularity for w in due.open_rows) == ["1d", "1h", "1m"]
+    write_open_rows(world, tracker, due)
+    assert {r.totals.requests for r in world.current().values()} == {2}
+    run_batch(world, tracker, [(0, make_event(3, "a3", "k1", "qwen-max", 30, 100))], None, now_ms=7000)
+    behind = tracker.behind_open_rows()  # a stopping worker writes them, due or not
+    assert sorted(w.key.granularity for w in behind.open_rows) == ["1d", "1h", "1m"]
+    write_open_rows(world, tracker, behind)
+    assert {r.totals.requests for r in world.current().values()} == {3}
+    assert tracker.behind_open_rows().open_rows == []
 
 
 def test_a_window_is_published_once_its_end_passes_and_again_when_a_late_event_changes_it() -> None:

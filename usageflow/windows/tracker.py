@@ -14,6 +14,12 @@ windows of events the warehouse already held, which a crash may have left behind
 loads them and calls `absorb`; `outgoing` then says which windows to publish (their end has
 passed the newest event time of their partition and they changed since their last revision)
 and which open windows to record as such; after the caller wrote them, `written` takes note.
+
+An open window's row is what a restart starts from only in part: it registers the window as
+open, and its totals are re-aggregated from the stored events then. So only its first row is
+written at once; after that its row is rewritten at most every `open_row_every_ms` (wall clock,
+the caller's `now_ms`), and when it falls due it is rewritten even if no event touched it since.
+Writing every change would rewrite about one row per event under a steady load.
 The batch arrives aggregated per window (usageflow.windows.batch); a window new in it that is
 already past its retention is published from the batch's columns and never held, as a held one
 would have been evicted at once.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -54,6 +61,7 @@ class Window:
     written: Frozen | None = None  # what the warehouse row of this window holds now
     queued: bool = False  # in its partition's close queue
     pending: Frozen | None = None  # the totals `outgoing` chose to write (until `written`)
+    row_due_ms: int = 0  # when its open row may be rewritten (the caller's clock)
 
     def needs_revision(self, now: Frozen | None = None) -> bool:
         """Closed and not (or no longer) what its last revision said."""
@@ -100,8 +108,9 @@ class Outgoing:
 
 
 class WindowTracker:
-    def __init__(self, retain_ms: Mapping[str, int] = RETAIN_MS) -> None:
+    def __init__(self, retain_ms: Mapping[str, int] = RETAIN_MS, open_row_every_ms: int = 0) -> None:
         self.retain_ms = dict(retain_ms)
+        self.open_row_every_ms = open_row_every_ms  # 0: every change of an open window is written
         self.windows: dict[WindowKey, Window] = {}
         self.watermark: dict[int, int] = {}  # partition -> newest event time read there
         self.newest: dict[str, int] = {}  # account -> newest stored event time known
@@ -112,6 +121,8 @@ class WindowTracker:
         self._seq = itertools.count()
         self._after_restore = False
         self._new: tuple[BatchWindows | None, list[int]] = (None, [])
+        self._due: deque[tuple[int, WindowKey]] = deque()  # (row_due_ms, key) of open rows written
+        self._now_ms = 0
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -125,6 +136,7 @@ class WindowTracker:
         self._evicting.clear()
         self._touched.clear()
         self._new = (None, [])
+        self._due.clear()
         self.restored = False
         self._after_restore = False
 
@@ -239,14 +251,16 @@ class WindowTracker:
             if account_id in ("", key.account_id) and key.start_ms < end_ms and w.end_ms > start_ms
         }
 
-    def outgoing(self) -> Outgoing:
-        """Closed windows that need a revision, and open windows whose warehouse row is behind.
-        Open windows wait in their partition's close queue (by end) until their end passes.
+    def outgoing(self, now_ms: int = 0) -> Outgoing:
+        """Closed windows that need a revision, and open windows whose warehouse row is behind
+        (a first row at once, a rewrite once due at `now_ms`). Open windows wait in their
+        partition's close queue (by end) until their end passes.
 
         A window new in this batch whose end, and retention after it, have passed its
         partition's event time is published at revision 1 from the batch's columns
         (`Outgoing.batch_rows`) and never held: a later event for it loads it again."""
         out = Outgoing()
+        self._now_ms = now_ms
         batch, new = self._new
         self._new = (None, [])
         if batch is not None and new:
@@ -274,6 +288,15 @@ class WindowTracker:
                 if key not in self._touched:  # (a touched one is looked at below)
                     chosen.add(key)
                     self._choose(window, out)
+        due = self._due
+        while due and due[0][0] <= now_ms:
+            at, key = due.popleft()
+            window = self.windows.get(key)
+            if window is None or window.row_due_ms != at or key in chosen or key in self._touched:
+                continue  # gone, rewritten since, or looked at below
+            if window.partition is not None and not self._closed(window) and window.needs_open_row():
+                window.pending = window.totals
+                out.open_rows.append(window)
         for key, window in self._touched.items():
             if key in chosen or window.partition is None:
                 continue
@@ -281,12 +304,22 @@ class WindowTracker:
                 self._choose(window, out)
             else:
                 now = window.totals
-                if window.needs_open_row(now):
+                if window.needs_open_row(now) and (window.written is None or window.row_due_ms <= now_ms):
                     window.pending = now
                     out.open_rows.append(window)
                 if not window.queued:
                     self._queue(window)
         self._touched.clear()
+        return out
+
+    def behind_open_rows(self) -> Outgoing:
+        """Every held open window whose row is behind, due or not (a worker stopping writes
+        them, so the rows it leaves are current)."""
+        out = Outgoing()
+        for window in self.windows.values():
+            if window.partition is not None and not self._closed(window) and window.needs_open_row():
+                window.pending = window.totals
+                out.open_rows.append(window)
         return out
 
     def _choose(self, window: Window, out: Outgoing) -> None:
@@ -304,9 +337,13 @@ class WindowTracker:
             window.emitted = window.written = window.pending
             window.pending = None
             self._retire(window)
+        every = self.open_row_every_ms
         for window in out.open_rows:
             window.written = window.pending
             window.pending = None
+            if every > 0:
+                window.row_due_ms = self._now_ms + every
+                self._due.append((window.row_due_ms, window.key))
         for window in out.settled:
             self._retire(window)
         self._evict()
