@@ -2,7 +2,8 @@
 -- and 1d (the account's local day: window_date in billing_tz) windows with their totals.
 -- Rows with revision >= 1 are the WindowAggregate v1 records published on the windows topic
 -- (each revision carries the full totals); a window whose end has not passed in event time yet
--- has rows with revision 0 ("open"), rewritten by every batch that changes it.
+-- has rows with revision 0 ("open"): the first at once, then rewritten at most every
+-- USAGEFLOW_STREAM_WINDOW_OPEN_ROW_INTERVAL_S (5 s) while it changes, and when its worker stops.
 -- ReplacingMergeTree(revision): read with FINAL, each window is its highest revision (its newest
 -- open row while it has none). Invariant, kept through crashes and redelivery: the highest
 -- revision of every window equals the aggregate of its stored events (rated_events FINAL).
