@@ -4,8 +4,9 @@
 -- apart on a DST change). One row per window:
 --   state = 'closed': its end has passed in event time on its partition; the row is its highest
 --           revision, the WindowAggregate v1 record last published on the windows topic;
---   state = 'open':   not yet published (revision 0); its totals at most
---                     USAGEFLOW_STREAM_WINDOW_OPEN_ROW_INTERVAL_S (5 s) behind the stored events.
+--   state = 'open':   not yet published (revision 0); while its worker runs, its totals are at
+--                     most about USAGEFLOW_STREAM_WINDOW_OPEN_ROW_INTERVAL_S (5 s) behind the
+--                     stored events (after a crash, until the next worker's first batch).
 -- Totals are those of the stored events (each event id counted once). Filter by granularity and
 -- account_id: they lead the table's primary key.
 CREATE OR REPLACE VIEW usage_windows AS
