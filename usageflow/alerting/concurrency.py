@@ -96,6 +96,25 @@ class ConcurrencyTracker:
         self._insert(start, end)
         return None
 
+    def overlapping_us(self, start: int, end: int) -> int:
+        """Held intervals that share an instant with [start, end]: #(starts <= end) − #(ends <
+        start) (an interval that ended before `start` also started before `end`)."""
+        return bisect_right(self._starts, end) - bisect_left(self._ends, start)
+
+    def insert_many_us(self, starts: list[int], ends: list[int]) -> None:
+        """Hold the requests [starts[i], ends[i]] (none ends before it starts) without computing
+        a peak: the arrays equal those of `_insert` one by one, up to intervals that are pruned.
+        Each array keeps its held prefix below the smallest new value and sorts only the rest
+        (live requests arrive nearly in time order, so that rest is short)."""
+        if not starts:
+            return
+        self._starts = _merged(self._starts, starts)
+        self._ends = _merged(self._ends, ends)
+        newest = max(ends)
+        if self.newest_end_us is None or newest > self.newest_end_us:
+            self.newest_end_us = newest
+        self._prune()
+
     def in_flight_us(self, instant: int) -> int:
         """Held intervals covering `instant` (both ends inclusive)."""
         return max(0, bisect_right(self._starts, instant) - bisect_left(self._ends, instant))
@@ -145,3 +164,16 @@ class ConcurrencyTracker:
         tracker._starts = array("q", starts)
         tracker._ends = array("q", ends)
         return tracker
+
+
+def _merged(held: array[int], new: list[int]) -> array[int]:
+    """`held` (sorted) with the values of `new` inserted in order."""
+    new = sorted(new)
+    cut = bisect_right(held, new[0])
+    if cut == len(held):
+        held.extend(new)
+    else:
+        rest = sorted(held[cut:].tolist() + new)
+        del held[cut:]
+        held.extend(rest)
+    return held

@@ -18,7 +18,7 @@ the budget estimator's cheap `may_reach` before computing an exact invoice total
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -77,6 +77,17 @@ class CreditsCheck:
                 self._estimator = self._estimator_factory()
             if self._estimator.upper_bound(cost) < pos.available - pending[-1] * pos.granted:
                 self._out_of_reach.add(month)
+
+    def out_of_reach(self, months: Iterable[str]) -> bool:
+        """After `bound_by`: no level of these months can fire in this call (what `check`
+        returns early on for each of them)."""
+        for month in months:
+            if month in self._out_of_reach:
+                continue
+            pos = self.position(month)
+            if pos is not None and pos.granted > 0 and self._pending(month):
+                return False
+        return True
 
     def position(self, month: str) -> CreditPosition | None:
         if month not in self._positions:

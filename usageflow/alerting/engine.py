@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usageflow.alerting.events import LiveEvent
 from usageflow.alerting.lateness import DEFAULT_ALLOWED_LATENESS, is_late
+from usageflow.alerting.quiet import BatchColumns
 from usageflow.alerting.rules import DEFAULT_RULES, AlertKey, RuleConfig
 from usageflow.alerting.state import AccountLiveState
 from usageflow.pricing.credits import GrantBalance
@@ -128,8 +128,10 @@ class LiveEngine:
         lookup_account: Callable[[str], Account | None],
         now: datetime,
     ) -> LiveOutcome:
-        """Apply a batch of (partition, fresh rated event); late events only skip the live side."""
-        per_account: dict[str, list[LiveEvent]] = {}
+        """Apply a batch of (partition, fresh rated event); late events only skip the live side.
+        Accounts are applied in the order they first show up in, each over its events in
+        event-time order."""
+        per_account: dict[str, list[RatedEvent]] = {}
         late = 0
         for partition, rated in fresh:
             ts = rated.event.ts
@@ -139,15 +141,25 @@ class LiveEngine:
                 continue
             if newest is None or ts > newest:
                 self.newest_by_partition[partition] = ts
-            per_account.setdefault(rated.event.account_id, []).append(LiveEvent.from_rated(rated))
+            per_account.setdefault(rated.event.account_id, []).append(rated)
         alerts: list[Alert] = []
-        for account_id, events in per_account.items():
-            state = self.states.get(account_id) or self._new_state(account_id)
+        batch = BatchColumns.of(per_account)
+        if batch is None:  # a naive time or a negative latency: the walk names it
+            for account_id, events in per_account.items():
+                credits = self.credits.get(account_id)
+                state = self._state(account_id)
+                alerts += state.apply(events, lookup_account(account_id), self.book, now, self.rules, credits)
+            return LiveOutcome(alerts=alerts, late=late)
+        for account_id, lo, hi in batch.runs:
             credits = self.credits.get(account_id)
-            alerts.extend(state.apply(events, lookup_account(account_id), self.book, now, self.rules, credits))
+            state = self._state(account_id)
+            alerts += state.apply_rated(batch, lo, hi, lookup_account(account_id), self.book, now, self.rules, credits)
         return LiveOutcome(alerts=alerts, late=late)
 
-    def _new_state(self, account_id: str) -> AccountLiveState:
+    def _state(self, account_id: str) -> AccountLiveState:
+        state = self.states.get(account_id)
+        if state is not None:
+            return state
         state = self.states[account_id] = AccountLiveState(account_id)
         state.mark_fired(self._published.get(account_id, ()))
         return state

@@ -34,6 +34,7 @@ from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
 from usageflow.alerting.credits_rule import CREDITS_LOW, CreditsCheck
 from usageflow.alerting.events import LiveEvent, as_live
 from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
+from usageflow.alerting.quiet import BatchColumns, end_totals, is_quiet
 from usageflow.alerting.rules import (
     DEFAULT_RULES,
     RULE_TYPES,
@@ -159,6 +160,40 @@ class AccountLiveState:
                 )
         alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return alerts
+
+    def apply_rated(
+        self,
+        batch: BatchColumns,
+        lo: int,
+        hi: int,
+        account: Account | None,
+        book: PriceBook,
+        now: datetime,
+        config: RuleConfig = DEFAULT_RULES,
+        credits: Sequence[GrantBalance] | None = None,
+    ) -> list[Alert]:
+        """`apply` for this account's run `[lo, hi)` of a batch of fresh, non-late rated events
+        (usageflow.alerting.quiet): a run that cannot fire anything is added at once, any other
+        is walked event by event. Both leave the same state."""
+        days = batch.days[lo:hi]
+        newest = max(days)
+        if self.newest_day is not None and self.newest_day > newest:
+            newest = self.newest_day
+        if book.later_versions or min(days) < shift_day(newest, 1 - self.keep_days):  # the walk skips some
+            return self.apply(batch.events[lo:hi], account, book, now, config, credits)
+        limits, rules, estimator = self._terms(account, book, config)
+        run = RuleRun(self.account_id, self.fired, limits, rules, now)
+        credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
+        end = end_totals(batch, lo, hi, self.day_tokens, self.month_tokens, self.month_list_cost)
+        if not is_quiet(end, run, self.concurrency, estimator, credit_check):
+            return self.apply(batch.events[lo:hi], account, book, now, config, credits)
+        self.day_tokens.update(end.day_tokens)
+        self.month_tokens.update(end.month_tokens)
+        self.month_list_cost.update(end.month_list_cost)
+        self.newest_day = newest
+        self.concurrency.insert_many_us(batch.starts[lo:hi], batch.ends[lo:hi])
+        self._prune()
+        return []
 
     def _apply_sorted(
         self,
