@@ -6,6 +6,7 @@ alerts, in the same order, and leave the same state."""
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -104,7 +105,7 @@ def test_batched_alerts_and_state_equal_the_walk(
     engine.set_credits(CREDITS)
     walked: dict[str, AccountLiveState] = {}
     walk_engine = LiveEngine(BOOK, allowed_lateness=timedelta(hours=lateness_h))  # its lateness only
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         batch = [(0, e) for e in events[lo:hi]]
         got = engine.process(batch, ACCOUNTS.get, NOW)
         expected: list[Alert] = []
@@ -134,5 +135,6 @@ def test_a_quiet_run_is_added_at_once_and_a_crossing_one_is_walked() -> None:
     assert len(held.concurrency) == 1
     # starter: 500,000 tokens a month (a day: 1/30 of it); 460,000 more cross the 90 % level
     crossing = engine.process([(0, rated(2, "a0", 5, 345_000, 10))], ACCOUNTS.get, NOW)
-    assert {(a.type, a.period) for a in crossing.alerts} == {("daily_usage", "2026-11-29"), ("monthly_usage", "2026-11")}
+    crossed = {(a.type, a.period) for a in crossing.alerts}
+    assert crossed == {("daily_usage", "2026-11-29"), ("monthly_usage", "2026-11")}
     assert held.day_tokens == {"2026-11-29": 461_333}
