@@ -14,15 +14,15 @@ windows of events the warehouse already held, which a crash may have left behind
 loads them and calls `absorb`; `outgoing` then says which windows to publish (their end has
 passed the newest event time of their partition and they changed since their last revision)
 and which open windows to record as such; after the caller wrote them, `written` takes note.
+The batch arrives aggregated per window (usageflow.windows.batch); a window new in it that is
+already past its retention is published from the batch's columns and never held, as a held one
+would have been evicted at once.
 
 An open window's row is what a restart starts from only in part: it registers the window as
 open, and its totals are re-aggregated from the stored events then. So only its first row is
 written at once; after that its row is rewritten at most every `open_row_every_ms` (wall clock,
 the caller's `now_ms`), and when it falls due it is rewritten even if no event touched it since.
 Writing every change would rewrite about one row per event under a steady load.
-The batch arrives aggregated per window (usageflow.windows.batch); a window new in it that is
-already past its retention is published from the batch's columns and never held, as a held one
-would have been evicted at once.
 """
 
 from __future__ import annotations
@@ -294,9 +294,7 @@ class WindowTracker:
             window = self.windows.get(key)
             if window is None or window.row_due_ms != at or key in chosen or key in self._touched:
                 continue  # gone, rewritten since, or looked at below
-            if window.partition is not None and not self._closed(window) and window.needs_open_row():
-                window.pending = window.totals
-                out.open_rows.append(window)
+            self._choose_open_row_if_behind(window, out)
         for key, window in self._touched.items():
             if key in chosen or window.partition is None:
                 continue
@@ -317,10 +315,14 @@ class WindowTracker:
         them, so the rows it leaves are current)."""
         out = Outgoing()
         for window in self.windows.values():
-            if window.partition is not None and not self._closed(window) and window.needs_open_row():
-                window.pending = window.totals
-                out.open_rows.append(window)
+            self._choose_open_row_if_behind(window, out)
         return out
+
+    def _choose_open_row_if_behind(self, window: Window, out: Outgoing) -> None:
+        """An open window of a partition held here whose row is behind its totals: write it."""
+        if window.partition is not None and not self._closed(window) and window.needs_open_row():
+            window.pending = window.totals
+            out.open_rows.append(window)
 
     def _choose(self, window: Window, out: Outgoing) -> None:
         now = window.totals
