@@ -86,7 +86,10 @@ class ConcurrencyTracker:
         one (thousands for a busy account with long requests). Returns None when the peak is
         surely below `floor`."""
         end = to_us(ts)
-        start = end - latency_ms * 1000
+        return self.add_us_reaching(end - latency_ms * 1000, end, floor)
+
+    def add_us_reaching(self, start: int, end: int, floor: int | Fraction | None) -> int | None:
+        """`add_request_reaching` for the request in flight over [start, end] (µs)."""
         if floor is not None:
             overlapping = bisect_right(self._starts, end) - bisect_left(self._ends, start)
             if overlapping + 1 >= floor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from itertools import repeat
@@ -31,7 +31,8 @@ from operator import add, attrgetter, floordiv, mul, sub
 
 from usageflow.alerting.concurrency import ConcurrencyTracker
 from usageflow.alerting.credits_rule import CreditsCheck
-from usageflow.alerting.periods import EPOCH
+from usageflow.alerting.events import LiveEvent
+from usageflow.alerting.periods import EPOCH, day_key, to_us
 from usageflow.alerting.rules import BudgetEstimator
 from usageflow.alerting.thresholds import RuleRun
 from usageflow.pricing.rating import RatedEvent
@@ -55,6 +56,7 @@ class BatchColumns:
 
     events: list[RatedEvent]
     runs: list[tuple[str, int, int]]  # (account, lo, hi)
+    times: list[datetime]  # ts
     days: list[str]  # local day of each event
     tokens: list[int]  # input + output
     costs: list[Decimal]  # list cost
@@ -73,8 +75,9 @@ class BatchColumns:
         latencies = list(map(_LATENCY, inner))
         if latencies and min(latencies) < 0:
             return None
+        times = list(map(_TS, inner))
         try:
-            ends = list(map(floordiv, map(sub, map(_TS, inner), repeat(EPOCH)), repeat(_US)))
+            ends = list(map(floordiv, map(sub, times, repeat(EPOCH)), repeat(_US)))
         except TypeError:  # naive minus aware
             return None
         dates: list[date] = list(map(_DATE, ordered))
@@ -82,12 +85,45 @@ class BatchColumns:
         return cls(
             events=ordered,
             runs=runs,
+            times=times,
             days=list(map(names.__getitem__, dates)),
             tokens=list(map(add, map(_INPUT, inner), map(_OUTPUT, inner))),
             costs=list(map(_COST, ordered)),
             starts=list(map(sub, ends, map(mul, latencies, repeat(1000)))),
             ends=ends,
         )
+
+    def walk_rows(self, lo: int, hi: int) -> list[WalkRow]:
+        """The run `[lo, hi)` as the walk reads it."""
+        return list(
+            zip(
+                self.times[lo:hi],
+                self.days[lo:hi],
+                self.tokens[lo:hi],
+                self.costs[lo:hi],
+                self.starts[lo:hi],
+                self.ends[lo:hi],
+                strict=True,
+            )
+        )
+
+
+# what the walk reads of one event: (ts, local day, tokens, list cost, start µs, end µs)
+WalkRow = tuple[datetime, str, int, Decimal, int, int]
+
+
+def walk_row(event: LiveEvent) -> WalkRow:
+    """A LiveEvent as the walk reads it (a naive time is refused here)."""
+    end = to_us(event.ts)
+    day = event.day or day_key(event.ts, event.tz)
+    return (
+        event.ts,
+        day,
+        event.input_tokens + event.output_tokens,
+        event.list_cost,
+        end - event.latency_ms * 1000,
+        end,
+    )
 
 
 @dataclass(slots=True)

@@ -33,8 +33,8 @@ from typing import Any
 from usageflow.alerting.concurrency import DEFAULT_RETENTION, ConcurrencyTracker
 from usageflow.alerting.credits_rule import CREDITS_LOW, CreditsCheck
 from usageflow.alerting.events import LiveEvent, as_live
-from usageflow.alerting.periods import day_bounds, day_key, month_of_day, shift_day, shift_month
-from usageflow.alerting.quiet import BatchColumns, end_totals, is_quiet
+from usageflow.alerting.periods import day_bounds, month_of_day, shift_day, shift_month
+from usageflow.alerting.quiet import BatchColumns, WalkRow, end_totals, is_quiet, walk_row
 from usageflow.alerting.rules import (
     DEFAULT_RULES,
     RULE_TYPES,
@@ -146,18 +146,15 @@ class AccountLiveState:
         batch = sorted((e for e in batch if not e.late), key=lambda e: e.ts)
         if not batch:
             return []
-        days = [ev.day or day_key(ev.ts, ev.tz) for ev in batch]
+        rows = [walk_row(ev) for ev in batch]
         if not book.later_versions:
-            alerts = self._apply_sorted(batch, days, account, book, now, config, credits)
+            alerts = self._walk(rows, account, book, now, config, credits)
         else:  # each month under the price version that bills it (docs/pricing.md §11)
             alerts = []
             tz = billing_timezone(account, book)
-            for month in sorted({day[:7] for day in days}):
-                part = [(ev, day) for ev, day in zip(batch, days, strict=True) if day[:7] == month]
+            for month in sorted({row[1][:7] for row in rows}):
                 version = book.for_month(month, tz)
-                alerts += self._apply_sorted(
-                    [p[0] for p in part], [p[1] for p in part], account, version, now, config, credits
-                )
+                alerts += self._walk([r for r in rows if r[1][:7] == month], account, version, now, config, credits)
         alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
         return alerts
 
@@ -179,14 +176,18 @@ class AccountLiveState:
         newest = max(days)
         if self.newest_day is not None and self.newest_day > newest:
             newest = self.newest_day
-        if book.later_versions or min(days) < shift_day(newest, 1 - self.keep_days):  # the walk skips some
+        if book.later_versions:
             return self.apply(batch.events[lo:hi], account, book, now, config, credits)
+        if min(days) < shift_day(newest, 1 - self.keep_days):  # the walk skips some
+            return self._walk(batch.walk_rows(lo, hi), account, book, now, config, credits)
         limits, rules, estimator = self._terms(account, book, config)
         run = RuleRun(self.account_id, self.fired, limits, rules, now)
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         end = end_totals(batch, lo, hi, self.day_tokens, self.month_tokens, self.month_list_cost)
         if not is_quiet(end, run, self.concurrency, estimator, credit_check):
-            return self.apply(batch.events[lo:hi], account, book, now, config, credits)
+            alerts = self._walk(batch.walk_rows(lo, hi), account, book, now, config, credits)
+            alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
+            return alerts
         self.day_tokens.update(end.day_tokens)
         self.month_tokens.update(end.month_tokens)
         self.month_list_cost.update(end.month_list_cost)
@@ -195,41 +196,40 @@ class AccountLiveState:
         self._prune()
         return []
 
-    def _apply_sorted(
+    def _walk(
         self,
-        batch: list[LiveEvent],
-        days: list[str],
+        rows: Sequence[WalkRow],
         account: Account | None,
         book: PriceBook,
         now: datetime,
         config: RuleConfig,
         credits: Sequence[GrantBalance] | None,
     ) -> list[Alert]:
-        """`apply` for events sorted by time, all billed under the price version `book`."""
+        """`apply` for events sorted by time, all billed under the price version `book`: after
+        each event, every rule of its period is checked."""
         limits, rules, estimator = self._terms(account, book, config)
         run = RuleRun(self.account_id, self.fired, limits, rules, now)
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         budget_floors: dict[str, Decimal] = {}  # per month, see _budget_floor
         if credit_check is not None:
-            credit_check.bound_by(self._end_costs(batch, days))
+            credit_check.bound_by(self._end_costs(rows))
         oldest = self._oldest_day()
-        for ev, day in zip(batch, days, strict=True):
+        for ts, day, tokens, cost, start_us, end_us in rows:
             if self.newest_day is None or day > self.newest_day:
                 self.newest_day = day
                 oldest = self._oldest_day()
             if oldest is not None and day < oldest:
                 continue
             month = day[:7]
-            tokens = ev.input_tokens + ev.output_tokens
             day_total = self.day_tokens[day] = self.day_tokens.get(day, 0) + tokens
             month_total = self.month_tokens[month] = self.month_tokens.get(month, 0) + tokens
-            month_cost = self.month_list_cost[month] = self.month_list_cost.get(month, Decimal(0)) + ev.list_cost
+            month_cost = self.month_list_cost[month] = self.month_list_cost.get(month, Decimal(0)) + cost
             # the exact peak only when it may reach the lowest level not yet fired today
-            peak = self.concurrency.add_request_reaching(ev.ts, ev.latency_ms, run.lowest_pending("concurrency", day))
-            run.check("daily_usage", day, day_total, ev.ts)
-            run.check("monthly_usage", month, month_total, ev.ts)
+            peak = self.concurrency.add_us_reaching(start_us, end_us, run.lowest_pending("concurrency", day))
+            run.check("daily_usage", day, day_total, ts)
+            run.check("monthly_usage", month, month_total, ts)
             if peak is not None:
-                run.check("concurrency", day, peak, ev.ts)
+                run.check("concurrency", day, peak, ts)
             if estimator is not None:
                 floor = budget_floors.get(month)
                 if floor is None:
@@ -237,10 +237,10 @@ class AccountLiveState:
                 if month_cost >= floor:
                     low = run.lowest_pending("budget", month)
                     if low is not None and estimator.may_reach(month_total, month_cost, low):
-                        run.check("budget", month, estimator(month_total, month_cost), ev.ts)
+                        run.check("budget", month, estimator(month_total, month_cost), ts)
                         del budget_floors[month]  # a level fired: the lowest pending one moved up
             if credit_check is not None:
-                credit_check.check(month, month_total, month_cost, ev.ts)
+                credit_check.check(month, month_total, month_cost, ts)
         self._prune()
         if credit_check is not None:
             run.alerts += credit_check.alerts
@@ -254,11 +254,11 @@ class AccountLiveState:
         low = run.lowest_pending("budget", month)
         return Decimal("Infinity") if low is None else estimator.cost_floor(low)
 
-    def _end_costs(self, batch: list[LiveEvent], days: list[str]) -> dict[str, Decimal]:
+    def _end_costs(self, rows: Sequence[WalkRow]) -> dict[str, Decimal]:
         """Each month's list cost once the batch is applied."""
         end: dict[str, Decimal] = {}
-        for ev, day in zip(batch, days, strict=True):
-            end[day[:7]] = end.get(day[:7], Decimal(0)) + ev.list_cost
+        for _, day, _, cost, _, _ in rows:
+            end[day[:7]] = end.get(day[:7], Decimal(0)) + cost
         return {month: self.month_list_cost.get(month, Decimal(0)) + added for month, added in end.items()}
 
     def catch_up(
