@@ -54,6 +54,12 @@ from usageflow.schemas import Account, Alert, AlertType
 _RULE_ORDER = {t: i for i, t in enumerate((*RULE_TYPES, CREDITS_LOW))}
 
 
+def _in_order(alerts: list[Alert]) -> list[Alert]:
+    """Alerts as `apply` returns them: by triggered_at, rule, level."""
+    alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
+    return alerts
+
+
 class AccountLiveState:
     """Day / month totals, in-flight requests and fired alert keys of one account."""
 
@@ -155,8 +161,7 @@ class AccountLiveState:
             for month in sorted({row[1][:7] for row in rows}):
                 version = book.for_month(month, tz)
                 alerts += self._walk([r for r in rows if r[1][:7] == month], account, version, now, config, credits)
-        alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
-        return alerts
+        return _in_order(alerts)
 
     def apply_rated(
         self,
@@ -185,9 +190,7 @@ class AccountLiveState:
         credit_check = self._credits_check(credits, limits, account, book, config, estimator, now)
         end = end_totals(batch, lo, hi, self.day_tokens, self.month_tokens, self.month_list_cost)
         if not is_quiet(end, run, self.concurrency, estimator, credit_check):
-            alerts = self._walk(batch.walk_rows(lo, hi), account, book, now, config, credits)
-            alerts.sort(key=lambda a: (a.triggered_at, _RULE_ORDER[a.type], a.level))
-            return alerts
+            return _in_order(self._walk(batch.walk_rows(lo, hi), account, book, now, config, credits))
         self.day_tokens.update(end.day_tokens)
         self.month_tokens.update(end.month_tokens)
         self.month_list_cost.update(end.month_list_cost)
